@@ -1,0 +1,48 @@
+"""Shared pieces of the asset layer: the partitions, the group, failures for bad input."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from dagster import DynamicPartitionsDefinition, Failure, MetadataValue
+
+from real_estate_dag.resources.store import RESULTS, LocalStore
+
+property_partitions = DynamicPartitionsDefinition(name="property")
+GROUP = "showcase"
+OWNERS = ["team:media-pipeline"]
+
+
+def bad_input(message: str, **metadata: Any) -> Failure:
+    """A failure caused by the upload itself: reported clearly and never retried."""
+    return Failure(
+        description=message,
+        metadata={"error": MetadataValue.text(message), **metadata},
+        allow_retries=False,
+    )
+
+
+def markdown_table(rows: list[Mapping[str, Any]], limit: int = 50) -> MetadataValue:
+    if not rows:
+        return MetadataValue.md("_(none)_")
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows[:limit]:
+        lines.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
+    if len(rows) > limit:
+        lines.append(f"\n_{len(rows) - limit} more rows not shown_")
+    return MetadataValue.md("\n".join(lines))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value).replace("|", "\\|")
+
+
+def publish_table(store: LocalStore, partition_key: str, name: str, rows: list[dict[str, Any]]) -> str:
+    """Write ``rows`` as ``results/<key>/<name>.parquet``, replacing any previous table atomically."""
+    import pandas as pd
+
+    local = store.work_dir(partition_key, "tables") / f"{name}.parquet"
+    pd.DataFrame(rows).to_parquet(local, index=False)
+    return store.publish(local, f"{RESULTS}/{partition_key}/{name}.parquet")

@@ -1,0 +1,107 @@
+"""showcase_video: the rendered showcase, one file per requested aspect ratio."""
+
+import time
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from real_estate_dag.assets.common import GROUP, OWNERS, bad_input, markdown_table, property_partitions
+from real_estate_dag.ops.ffmpeg import FfmpegError
+from real_estate_dag.ops.manifest import manifest_from_dict
+from real_estate_dag.ops.render import ASPECT_SIZES, RenderClip, render_showcase
+from real_estate_dag.ops.titlecard import draw_title_card
+from real_estate_dag.resources.store import RESULTS, LocalStore
+
+
+def result_name(aspect: str) -> str:
+    return "showcase.mp4" if aspect == "16:9" else f"showcase_{aspect.replace(':', 'x')}.mp4"
+
+
+@asset(
+    partitions_def=property_partitions,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"ffmpeg", "video"},
+    code_version="render-v1",
+    check_specs=[
+        AssetCheckSpec("format", asset="showcase_video",
+                       description="H.264 video at the requested frame size with an AAC audio track."),
+        AssetCheckSpec("duration_matches_edit", asset="showcase_video",
+                       description="The rendered duration matches the edit decision list."),
+    ],
+    description="The showcase rendered with ffmpeg: title card from the listing, crossfades, music "
+    "faded in and out (or the source audio). Published atomically to results/<property>/.",
+)
+def showcase_video(
+    context: AssetExecutionContext,
+    store: LocalStore,
+    property_manifest: dict,
+    selected_clips: dict,
+) -> MaterializeResult:
+    key = context.partition_key
+    manifest = manifest_from_dict(property_manifest["manifest"])
+    clips_in = selected_clips["clips"]
+    if not clips_in:
+        raise bad_input("no usable clip was found in the footage (every shot is shorter than "
+                        f"{selected_clips['params']['min_clip_s']} s or unreadable)")
+    videos = {v["name"]: v for v in property_manifest["videos"]}
+    clips = []
+    for clip in clips_in:
+        facts = videos[clip["video"]]["facts"]
+        width, height = (facts["height"], facts["width"]) if facts["rotation"] % 180 else (
+            facts["width"], facts["height"])
+        clips.append(RenderClip(store.local_path(videos[clip["video"]]["key"]), clip["in_s"],
+                                clip["duration_s"], facts["has_audio"], width / height))
+    music = store.local_path(property_manifest["music"]["key"]) if property_manifest["music"] else None
+    params = selected_clips["params"]
+    render_dir = store.work_dir(key, "render")
+    outputs = []
+    for aspect in manifest.options.aspects:
+        size = ASPECT_SIZES[aspect]
+        title = draw_title_card(manifest.listing, manifest.property_id, size,
+                                render_dir / f"title_{aspect.replace(':', 'x')}.png")
+        started = time.perf_counter()
+        try:
+            rendered = render_showcase(clips, title, render_dir / f"render_{aspect.replace(':', 'x')}.mp4",
+                                       size, title_s=params["title_s"], crossfade_s=params["crossfade_s"],
+                                       music=music)
+        except FfmpegError as exc:
+            raise RuntimeError(f"rendering the {aspect} showcase failed: {exc}") from exc
+        seconds = time.perf_counter() - started
+        url = store.publish(rendered.path, f"{RESULTS}/{key}/{result_name(aspect)}")
+        context.log.info(f"rendered {aspect} {rendered.width}x{rendered.height} "
+                         f"{rendered.duration_s:.1f} s in {seconds:.1f} s -> {url}")
+        outputs.append({"aspect": aspect, "url": url, "width": rendered.width, "height": rendered.height,
+                        "duration_s": rendered.duration_s, "size_bytes": rendered.size_bytes,
+                        "video_codec": rendered.video_codec, "audio_codec": rendered.audio_codec,
+                        "render_s": round(seconds, 2)})
+    main = outputs[0]
+    expected = selected_clips["showcase_s"]
+    bad_format = [o["aspect"] for o in outputs
+                  if o["video_codec"] != "h264" or o["audio_codec"] != "aac"
+                  or (o["width"], o["height"]) != ASPECT_SIZES[o["aspect"]]]
+    return MaterializeResult(
+        metadata={
+            "url": MetadataValue.url(main["url"]),
+            "path": MetadataValue.path(main["url"].removeprefix("file://")),
+            "duration_s": main["duration_s"],
+            "size_bytes": main["size_bytes"],
+            "resolution": f"{main['width']}x{main['height']}",
+            "audio": "music: " + manifest.music if manifest.music else "source audio",
+            "clip_count": len(clips),
+            "renders": markdown_table(outputs),
+        },
+        check_results=[
+            AssetCheckResult(check_name="format", passed=not bad_format,
+                             metadata={"wrong": ", ".join(bad_format) or "none"}),
+            AssetCheckResult(check_name="duration_matches_edit",
+                             passed=all(abs(o["duration_s"] - expected) <= 0.5 for o in outputs),
+                             metadata={"expected_s": expected, "rendered_s": main["duration_s"]}),
+        ],
+    )

@@ -1,0 +1,42 @@
+"""The one Definitions object of the real_estate_dag code location."""
+
+from dagster import Definitions
+
+from real_estate_dag.assets.clips import selected_clips
+from real_estate_dag.assets.frames import video_frames
+from real_estate_dag.assets.manifest import property_manifest
+from real_estate_dag.assets.quality import quality_scores
+from real_estate_dag.assets.rooms import room_labels
+from real_estate_dag.assets.shots import shot_boundaries
+from real_estate_dag.assets.showcase import showcase_video
+from real_estate_dag.gpu_resources.registry import ModelRegistry
+from real_estate_dag.jobs import showcase_job
+from real_estate_dag.resources.env import DEFAULT_STORE_ROOT, env_int_or, env_or
+from real_estate_dag.resources.io_manager import StoreJsonIOManager
+from real_estate_dag.resources.store import LocalStore
+from real_estate_dag.sensors.uploads import local_upload_sensor
+
+store = LocalStore(root=env_or("REDAG_STORE_ROOT", DEFAULT_STORE_ROOT))
+models = ModelRegistry(
+    device=env_or("REDAG_DEVICE", "auto"),
+    clip_model=env_or("REDAG_CLIP_MODEL", "ViT-B-32"),
+    clip_pretrained=env_or("REDAG_CLIP_PRETRAINED", ""),
+    clip_weights=env_or("REDAG_CLIP_WEIGHTS", ""),
+    iqa_metric=env_or("REDAG_IQA_METRIC", "piqe"),
+    batch_size=env_int_or("REDAG_BATCH_SIZE", 32),
+)
+
+defs = Definitions(
+    assets=[
+        property_manifest,
+        video_frames,
+        shot_boundaries,
+        room_labels,
+        quality_scores,
+        selected_clips,
+        showcase_video,
+    ],
+    jobs=[showcase_job],
+    sensors=[local_upload_sensor],
+    resources={"store": store, "models": models, "io_manager": StoreJsonIOManager(store=store)},
+)

@@ -1,0 +1,1 @@
+"""Device choice, model backends with provenance, batching, and the registry resource."""

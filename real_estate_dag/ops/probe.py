@@ -1,0 +1,143 @@
+"""Facts about one media file, read with PyAV (libav's own demuxers; nothing is decoded in full)."""
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+
+
+class MediaError(ValueError):
+    """A media file that cannot be used; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    rotation: int
+    codec: str
+    frame_count_estimate: int
+    has_audio: bool
+    size_bytes: int
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """Width and height as shown, after applying the rotation metadata."""
+        return (self.height, self.width) if self.rotation % 180 else (self.width, self.height)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AudioFacts:
+    duration_s: float
+    codec: str
+    sample_rate: int
+    channels: int
+
+
+def probe_video(path: Path, name: str) -> VideoFacts:
+    size = path.stat().st_size
+    if size == 0:
+        raise MediaError(f"{name}: the file is empty (0 bytes)")
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"{name}: not a readable media file ({exc.strerror or exc})") from exc
+    with container:
+        if not container.streams.video:
+            kinds = ", ".join(sorted({s.type for s in container.streams})) or "no streams"
+            raise MediaError(f"{name}: has no video stream (found: {kinds})")
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        if not ctx.width or not ctx.height:
+            raise MediaError(f"{name}: video stream has no frame size")
+        rotation = _rotation(container, stream)
+        duration = _duration(container, stream)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        if duration <= 0 or fps <= 0:
+            duration, fps, frames = _scan_timing(container, stream, name)
+        else:
+            frames = stream.frames or round(duration * fps)
+        return VideoFacts(
+            duration_s=round(duration, 3),
+            fps=round(fps, 3),
+            width=ctx.width,
+            height=ctx.height,
+            rotation=rotation,
+            codec=ctx.name,
+            frame_count_estimate=int(frames),
+            has_audio=bool(container.streams.audio),
+            size_bytes=size,
+        )
+
+
+def probe_audio(path: Path, name: str) -> AudioFacts:
+    if path.stat().st_size == 0:
+        raise MediaError(f"{name}: the file is empty (0 bytes)")
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"{name}: not a readable audio file ({exc.strerror or exc})") from exc
+    with container:
+        if not container.streams.audio:
+            raise MediaError(f"{name}: has no audio stream")
+        stream = container.streams.audio[0]
+        duration = _duration(container, stream)
+        if duration <= 0:
+            raise MediaError(f"{name}: audio stream has no duration")
+        return AudioFacts(
+            duration_s=round(duration, 3),
+            codec=stream.codec_context.name,
+            sample_rate=stream.codec_context.sample_rate,
+            channels=stream.codec_context.channels,
+        )
+
+
+def _duration(container: av.container.InputContainer, stream: av.stream.Stream) -> float:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def _scan_timing(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, name: str
+) -> tuple[float, float, int]:
+    """Read packet timestamps when the header carries no duration or rate (some webm/mkv)."""
+    container.seek(0, stream=stream)
+    first = last = None
+    count = 0
+    for packet in container.demux(stream):
+        if packet.pts is None:
+            continue
+        t = float(packet.pts * packet.time_base)
+        first = t if first is None else min(first, t)
+        last = t if last is None else max(last, t)
+        count += 1
+    if count < 2 or first is None or last is None or last <= first:
+        raise MediaError(f"{name}: video has fewer than two timed frames")
+    duration = (last - first) * count / (count - 1)
+    return duration, count / duration, count
+
+
+def _rotation(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
+    """Clockwise display rotation in degrees (0, 90, 180, 270) from the display matrix or tag."""
+    tag = stream.metadata.get("rotate")
+    if tag is not None:
+        try:
+            return int(tag) % 360
+        except ValueError:
+            return 0
+    for packet in container.demux(stream):
+        frame_list = packet.decode()
+        if frame_list:
+            # PyAV reports the display matrix angle counter-clockwise.
+            return round(-frame_list[0].rotation) % 360
+    return 0

@@ -1,0 +1,147 @@
+"""Render the edit decision list with one ffmpeg filter graph: title card, crossfades, music."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from real_estate_dag.ops.ffmpeg import run_ffmpeg
+
+ASPECT_SIZES = {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080), "4:5": (1080, 1350)}
+FPS = 30
+AUDIO_RATE = 48000
+
+
+@dataclass(frozen=True)
+class RenderClip:
+    path: Path
+    in_s: float
+    duration_s: float
+    has_audio: bool
+    display_aspect: float  # width / height as displayed
+
+
+@dataclass(frozen=True)
+class RenderedVideo:
+    path: Path
+    duration_s: float
+    width: int
+    height: int
+    video_codec: str
+    audio_codec: str
+    size_bytes: int
+
+
+def _fit_filter(index: int, clip: RenderClip, width: int, height: int) -> str:
+    """Scale one clip to the frame: crop to fill when aspects are close, else blurred backdrop."""
+    tail = f"setsar=1,fps={FPS},format=yuv420p,settb=AVTB,setpts=PTS-STARTPTS[v{index}]"
+    if abs(clip.display_aspect - width / height) / (width / height) < 0.12:
+        return (f"[{index}:v]scale={width}:{height}:force_original_aspect_ratio=increase,"
+                f"crop={width}:{height},{tail}")
+    sw, sh = width // 8 // 2 * 2, height // 8 // 2 * 2
+    return (
+        f"[{index}:v]split[fg{index}][bg{index}];"
+        f"[bg{index}]scale={sw}:{sh}:force_original_aspect_ratio=increase,crop={sw}:{sh},"
+        f"boxblur=6:2,scale={width}:{height}[bgs{index}];"
+        f"[fg{index}]scale={width}:{height}:force_original_aspect_ratio=decrease[fgs{index}];"
+        f"[bgs{index}][fgs{index}]overlay=(W-w)/2:(H-h)/2,{tail}"
+    )
+
+
+def build_command(
+    clips: list[RenderClip],
+    title_png: Path,
+    out: Path,
+    size: tuple[int, int],
+    *,
+    title_s: float,
+    crossfade_s: float,
+    music: Path | None,
+) -> tuple[list[str], float]:
+    """ffmpeg arguments and the exact output duration."""
+    width, height = size
+    lengths = [title_s, *(c.duration_s for c in clips)]
+    total = sum(lengths) - crossfade_s * len(clips)
+    args = ["-loop", "1", "-framerate", str(FPS), "-t", f"{title_s:.3f}", "-i", str(title_png)]
+    for clip in clips:
+        args += ["-ss", f"{clip.in_s:.4f}", "-t", f"{clip.duration_s:.4f}", "-i", str(clip.path)]
+    graph = [f"[0:v]scale={width}:{height},setsar=1,fps={FPS},format=yuv420p,settb=AVTB[v0]"]
+    graph += [_fit_filter(i, clip, width, height) for i, clip in enumerate(clips, start=1)]
+    previous, elapsed = "v0", title_s
+    for i in range(1, len(lengths)):
+        offset = elapsed - crossfade_s
+        graph.append(f"[{previous}][v{i}]xfade=transition=fade:duration={crossfade_s:.3f}:"
+                     f"offset={offset:.4f}[x{i}]")
+        previous, elapsed = f"x{i}", offset + lengths[i]
+    video_out = previous
+
+    audio_format = f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
+    if music is not None:
+        music_index = len(lengths)
+        args += ["-stream_loop", "-1", "-i", str(music)]
+        fade_out = max(0.0, total - 2.0)
+        graph.append(f"[{music_index}:a]{audio_format},atrim=0:{total:.4f},asetpts=PTS-STARTPTS,"
+                     f"afade=t=in:d=1.5,afade=t=out:st={fade_out:.4f}:d=2[aout]")
+    else:
+        for i, length in enumerate(lengths):
+            has_audio = i > 0 and clips[i - 1].has_audio
+            source = (f"[{i}:a]{audio_format}," if has_audio
+                      else f"anullsrc=r={AUDIO_RATE}:cl=stereo,{audio_format},")
+            graph.append(f"{source}apad,atrim=0:{length:.4f},asetpts=PTS-STARTPTS[a{i}]")
+        previous = "a0"
+        for i in range(1, len(lengths)):
+            graph.append(f"[{previous}][a{i}]acrossfade=d={crossfade_s:.3f}:c1=tri:c2=tri[ax{i}]")
+            previous = f"ax{i}"
+        graph.append(f"[{previous}]anull[aout]")
+
+    args += [
+        "-filter_complex", ";".join(graph),
+        "-map", f"[{video_out}]", "-map", "[aout]",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+        "-r", str(FPS), "-c:a", "aac", "-b:a", "160k", "-ar", str(AUDIO_RATE),
+        "-t", f"{total:.4f}", "-movflags", "+faststart", str(out),
+    ]
+    return args, total
+
+
+def render_showcase(
+    clips: list[RenderClip],
+    title_png: Path,
+    out: Path,
+    size: tuple[int, int],
+    *,
+    title_s: float,
+    crossfade_s: float,
+    music: Path | None = None,
+    timeout_s: float | None = None,
+) -> RenderedVideo:
+    args, total = build_command(
+        clips, title_png, out, size, title_s=title_s, crossfade_s=crossfade_s, music=music
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    run_ffmpeg(args, timeout_s=timeout_s or max(300.0, 20.0 * total))
+    rendered = inspect_video(out)
+    if (rendered.width, rendered.height) != size or rendered.video_codec != "h264":
+        raise RuntimeError(f"render produced {rendered}, expected h264 at {size}")
+    if rendered.audio_codec != "aac":
+        raise RuntimeError(f"render produced no AAC audio track: {rendered}")
+    if abs(rendered.duration_s - total) > 0.5:
+        raise RuntimeError(f"render is {rendered.duration_s:.2f} s long, expected {total:.2f} s")
+    return rendered
+
+
+def inspect_video(path: Path) -> RenderedVideo:
+    """Read back a rendered file with PyAV: codecs, frame size and duration."""
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        duration = container.duration / av.time_base if container.duration else 0.0
+        return RenderedVideo(
+            path=path,
+            duration_s=round(duration, 3),
+            width=video.codec_context.width,
+            height=video.codec_context.height,
+            video_codec=video.codec_context.name,
+            audio_codec=audio.codec_context.name if audio else "",
+            size_bytes=path.stat().st_size,
+        )

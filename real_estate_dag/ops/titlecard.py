@@ -1,0 +1,62 @@
+"""The opening title card, drawn from the listing facts."""
+
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from real_estate_dag.ops.manifest import Listing
+
+
+def listing_lines(listing: Listing, property_id: str) -> tuple[str, list[str]]:
+    """Headline and detail lines; facts the listing does not give are left out, not invented."""
+    headline = listing.address or property_id
+    facts = []
+    if listing.price is not None:
+        facts.append(f"${listing.price:,.0f}")
+    if listing.bedrooms is not None:
+        facts.append(f"{listing.bedrooms:g} bed")
+    if listing.bathrooms is not None:
+        facts.append(f"{listing.bathrooms:g} bath")
+    if listing.square_feet is not None:
+        facts.append(f"{listing.square_feet:,.0f} sq ft")
+    lines = [" · ".join(facts)] if facts else []
+    if listing.property_type:
+        lines.append(listing.property_type.title())
+    agent = " · ".join(part for part in (listing.agent.name, listing.agent.phone) if part)
+    if agent:
+        lines.append(agent)
+    return headline, lines
+
+
+def draw_title_card(listing: Listing, property_id: str, size: tuple[int, int], out: Path) -> Path:
+    width, height = size
+    image = Image.new("RGB", size)
+    draw = ImageDraw.Draw(image)
+    for y in range(height):  # vertical gradient, navy to near-black
+        shade = 1 - y / height
+        draw.line([(0, y), (width, y)], fill=(int(18 + 22 * shade), int(28 + 30 * shade), int(48 + 50 * shade)))
+    headline, lines = listing_lines(listing, property_id)
+    unit = min(width, height)
+    title_font = ImageFont.load_default(size=max(24, unit // 12))
+    body_font = ImageFont.load_default(size=max(16, unit // 24))
+    headline = _fit(draw, headline, title_font, int(width * 0.9))
+    rows = [(headline, title_font, (255, 255, 255))]
+    rows += [(_fit(draw, line, body_font, int(width * 0.9)), body_font, (210, 220, 235)) for line in lines]
+    heights = [draw.textbbox((0, 0), text, font=font)[3] for text, font, _ in rows]
+    gap = unit // 30
+    y = (height - sum(heights) - gap * (len(rows) - 1)) // 2
+    for (text, font, colour), row_height in zip(rows, heights, strict=True):
+        text_width = draw.textlength(text, font=font)
+        draw.text(((width - text_width) / 2, y), text, font=font, fill=colour)
+        y += row_height + gap
+    out.parent.mkdir(parents=True, exist_ok=True)
+    image.save(out)
+    return out
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, max_width: int) -> str:
+    if draw.textlength(text, font=font) <= max_width:
+        return text
+    while text and draw.textlength(text + "…", font=font) > max_width:
+        text = text[:-1]
+    return text + "…"

@@ -1,0 +1,24 @@
+"""Small structured asset values travel as JSON in the store, one file per asset and partition."""
+
+import json
+from typing import Any
+
+from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
+
+from real_estate_dag.resources.store import WORK, LocalStore
+
+
+class StoreJsonIOManager(ConfigurableIOManager):
+    store: ResourceDependency[LocalStore]
+
+    def _key(self, context: InputContext | OutputContext) -> str:
+        asset = "/".join(context.asset_key.path)
+        return f"{WORK}/{context.asset_partition_key}/values/{asset}.json"
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        key = self._key(context)
+        self.store.write_bytes(key, json.dumps(obj, separators=(",", ":")).encode())
+        context.add_output_metadata({"value_uri": self.store.url(key)})
+
+    def load_input(self, context: InputContext) -> Any:
+        return json.loads(self.store.read_bytes(self._key(context)))

@@ -1,0 +1,109 @@
+"""Where uploads, intermediates and results live. The local store is a folder on disk.
+
+Layout under the root:
+  uploads/<upload folder>/...   what users upload; the pipeline only ever reads here
+  work/<partition key>/...      intermediates (frames, embeddings, asset values)
+  results/<partition key>/...   published results, replaced atomically
+"""
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+UPLOADS, WORK, RESULTS = "uploads", "work", "results"
+
+
+class UnsafeKeyError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    version: str  # changes whenever the content may have changed (mtime+size here, ETag on S3)
+
+
+class LocalStore(ConfigurableResource):
+    """A store in a local folder (the embedded default)."""
+
+    root: str
+
+    def _root(self) -> Path:
+        return Path(self.root).resolve()
+
+    def path(self, key: str) -> Path:
+        """The file for ``key``; refuses keys that would leave the root (``..``, absolute, links)."""
+        if not key or key.startswith("/") or "\\" in key or "\x00" in key:
+            raise UnsafeKeyError(f"unsafe storage key {key!r}")
+        root = self._root()
+        target = (root / key).resolve()
+        if target != root and root not in target.parents:
+            raise UnsafeKeyError(f"storage key {key!r} leaves the store")
+        return target
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def list_objects(self, prefix: str) -> list[StoredObject]:
+        base = self.path(prefix.rstrip("/"))
+        if not base.is_dir():
+            return []
+        root = self._root()
+        objects = []
+        for file in sorted(base.rglob("*")):
+            if file.is_file() and not file.is_symlink():
+                stat = file.stat()
+                key = file.relative_to(root).as_posix()
+                objects.append(StoredObject(key, stat.st_size, f"{stat.st_mtime_ns}-{stat.st_size}"))
+        return objects
+
+    def list_folders(self, prefix: str) -> list[str]:
+        base = self.path(prefix.rstrip("/"))
+        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.path(key).read_bytes()
+
+    def local_path(self, key: str) -> Path:
+        """A local file with the object's content, for readers that need a path (decoders)."""
+        path = self.path(key)
+        if not path.is_file():
+            raise FileNotFoundError(f"{key} does not exist in the store")
+        return path
+
+    def work_dir(self, partition_key: str, *parts: str) -> Path:
+        """A local scratch folder for one property's intermediates."""
+        path = self.path("/".join([WORK, partition_key, *parts]))
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write_bytes(self, key: str, data: bytes) -> str:
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".tmp-", delete=False) as tmp:
+            tmp.write(data)
+        os.replace(tmp.name, target)
+        return self.url(key)
+
+    def publish(self, local_file: Path, key: str) -> str:
+        """Copy ``local_file`` to ``key`` so readers see either the old or the new file, never half."""
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.parent / f".tmp-{os.getpid()}-{target.name}"
+        try:
+            if local_file.resolve().parent == target.parent:
+                os.replace(local_file, tmp)
+            else:
+                shutil.copyfile(local_file, tmp)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return self.url(key)
+
+    def url(self, key: str) -> str:
+        return self.path(key).as_uri()

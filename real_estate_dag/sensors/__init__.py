@@ -1,0 +1,1 @@
+"""Sensors: the upload sensor that turns manifests into partitions and runs."""
