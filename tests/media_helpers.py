@@ -1,0 +1,23 @@
+"""Test helpers for making media and uploads."""
+
+import json
+import subprocess
+from pathlib import Path
+
+from real_estate_dag.ops.ffmpeg import ffmpeg_exe
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+
+def write_upload(root: Path, folder: str, videos: dict[str, Path], **manifest: object) -> Path:
+    """Create uploads/<folder>/ with copies of ``videos`` and a manifest written last."""
+    target = root / "uploads" / folder
+    target.mkdir(parents=True, exist_ok=True)
+    for name, source in videos.items():
+        (target / name).write_bytes(source.read_bytes())
+    body = {"property_id": folder, "videos": list(videos), **manifest}
+    (target / "manifest.json").write_text(json.dumps(body))
+    return target

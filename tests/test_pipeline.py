@@ -1,0 +1,111 @@
+"""The whole asset graph materialised for one small real property."""
+
+from pathlib import Path
+
+import av
+import pandas as pd
+import pytest
+from dagster import AssetKey, DagsterInstance, materialize
+from media_helpers import write_upload
+
+from real_estate_dag.definitions import defs
+from real_estate_dag.gpu_resources.registry import ModelRegistry
+from real_estate_dag.resources.io_manager import StoreJsonIOManager
+from real_estate_dag.resources.store import LocalStore
+
+
+def assets() -> list:
+    return list(defs.assets)
+
+
+def run_property(root: Path, key: str):
+    store = LocalStore(root=str(root))
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("property", [key])
+    return materialize(
+        assets(),
+        partition_key=key,
+        instance=instance,
+        resources={"store": store, "models": ModelRegistry(device="cpu"),
+                   "io_manager": StoreJsonIOManager(store=store)},
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory, short_clip: Path, music_track: Path):
+    root = tmp_path_factory.mktemp("store")
+    write_upload(root, "maple-ave", {"walk.mp4": short_clip}, music="music.m4a",
+                 listing={"address": "7 Maple Ave", "price": 420000},
+                 options={"target_duration_s": 15, "aspects": ["16:9", "9:16"]})
+    (root / "uploads" / "maple-ave" / "music.m4a").write_bytes(music_track.read_bytes())
+    before = {p: p.read_bytes() for p in (root / "uploads").rglob("*") if p.is_file()}
+    result = run_property(root, "maple-ave")
+    return root, result, before
+
+
+def metadata(result, asset: str) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == AssetKey(asset)]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def test_every_asset_materialises(pipeline) -> None:
+    _, result, _ = pipeline
+    assert result.success
+    done = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    assert done == {"property_manifest", "video_frames", "shot_boundaries", "room_labels", "quality_scores",
+                    "selected_clips", "showcase_video"}
+    checks = {e.event_specific_data.check_name: e.event_specific_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks["clips_inside_shots"] and checks["format"] and checks["duration_matches_edit"]
+
+
+def test_metadata_records_counts_and_backends(pipeline) -> None:
+    _, result, _ = pipeline
+    assert metadata(result, "video_frames")["frame_count"] == 1000
+    shots = metadata(result, "shot_boundaries")
+    assert shots["backend"] == "transnetv2" and len(shots["weights_sha256"]) == 64 and shots["shot_count"] >= 10
+    assert metadata(result, "room_labels")["backend"] == "mobilenet_v2_imagenet+evidence"
+    assert metadata(result, "quality_scores")["backend"] == "pyiqa:piqe+classical"
+    assert "| order | video | room |" in metadata(result, "selected_clips")["edit_decision_list"]
+
+
+def test_clips_never_cross_a_detected_cut(pipeline) -> None:
+    root, _, _ = pipeline
+    shots = pd.read_parquet(root / "results/maple-ave/shots.parquet")
+    clips = pd.read_parquet(root / "results/maple-ave/clips.parquet")
+    assert len(clips) >= 2
+    for clip in clips.itertuples():
+        inside = shots[(shots.start_frame <= clip.in_frame) & (clip.out_frame <= shots.end_frame)]
+        assert len(inside) == 1, clip
+    rooms = pd.read_parquet(root / "results/maple-ave/rooms.parquet")
+    assert len(rooms) >= len(shots)
+
+
+def test_showcase_files_are_published_and_uploads_untouched(pipeline) -> None:
+    root, result, before = pipeline
+    meta = metadata(result, "showcase_video")
+    for name, size in (("showcase.mp4", (1920, 1080)), ("showcase_9x16.mp4", (1080, 1920))):
+        path = root / "results/maple-ave" / name
+        with av.open(str(path)) as container:
+            video, audio = container.streams.video[0], container.streams.audio[0]
+            assert (video.codec_context.width, video.codec_context.height) == size
+            assert video.codec_context.name == "h264" and audio.codec_context.name == "aac"
+            assert container.duration / 1e6 == pytest.approx(meta["duration_s"], abs=0.1)
+    assert meta["url"].startswith("file://") and meta["url"].endswith("results/maple-ave/showcase.mp4")
+    assert not list((root / "results/maple-ave").glob(".tmp-*"))
+    after = {p: p.read_bytes() for p in (root / "uploads").rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_a_bad_property_fails_clearly_without_touching_others(tmp_path: Path, short_clip: Path) -> None:
+    write_upload(tmp_path, "broken", {"walk.mp4": short_clip})
+    (tmp_path / "uploads/broken/walk.mp4").write_bytes(b"not a video at all" * 50)
+    result = run_property(tmp_path, "broken")
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "property_manifest"
+    data = failure.event_specific_data.user_failure_data
+    assert "uploads/broken/walk.mp4: not a readable media file" in data.description
+    assert data.metadata["file"].value == "uploads/broken/walk.mp4"
+    assert not (tmp_path / "results/broken").exists()
