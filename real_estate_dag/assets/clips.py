@@ -93,11 +93,7 @@ def selected_clips(
     room_labels: dict,
     quality_scores: dict,
 ) -> MaterializeResult:
-    params = SelectionParams(
-        min_clip_s=config.min_clip_s, max_clip_s=config.max_clip_s,
-        preferred_clip_s=config.preferred_clip_s, duplicate_similarity=config.duplicate_similarity,
-        title_s=config.title_s, crossfade_s=config.crossfade_s,
-    )
+    params = SelectionParams(**config.model_dump())
     target = property_manifest["manifest"]["options"]["target_duration_s"]
     candidates = build_candidates(video_frames, room_labels, quality_scores)
     selection = select_clips(candidates, target, params)

@@ -5,6 +5,7 @@ from typing import Any
 
 from dagster import DynamicPartitionsDefinition, Failure, MetadataValue
 
+from real_estate_dag.gpu_resources.backends import Backend
 from real_estate_dag.resources.store import RESULTS, LocalStore
 
 property_partitions = DynamicPartitionsDefinition(name="property")
@@ -19,6 +20,11 @@ def bad_input(message: str, **metadata: Any) -> Failure:
         metadata={"error": MetadataValue.text(message), **metadata},
         allow_retries=False,
     )
+
+
+def provenance(backend: Backend, device: str) -> dict[str, Any]:
+    """Which model produced an asset's values: shown in the UI next to what it computed."""
+    return {"backend": backend.name, "weights_sha256": backend.digest, "device": device}
 
 
 def markdown_table(rows: list[Mapping[str, Any]], limit: int = 50) -> MetadataValue:

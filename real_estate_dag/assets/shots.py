@@ -5,7 +5,14 @@ import time
 import numpy as np
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
-from real_estate_dag.assets.common import GROUP, OWNERS, markdown_table, property_partitions, publish_table
+from real_estate_dag.assets.common import (
+    GROUP,
+    OWNERS,
+    markdown_table,
+    property_partitions,
+    provenance,
+    publish_table,
+)
 from real_estate_dag.assets.versions import code_version
 from real_estate_dag.gpu_resources.batching import run_batched
 from real_estate_dag.gpu_resources.registry import ModelRegistry
@@ -77,9 +84,7 @@ def shot_boundaries(
         value={"backend": backend.version_tag, "threshold": config.threshold, "videos": videos},
         metadata={
             "shot_count": len(rows),
-            "backend": backend.name,
-            "weights_sha256": backend.digest,
-            "device": model.device,
+            **provenance(backend, model.device),
             "table_url": MetadataValue.url(url),
             "shots": markdown_table(rows),
         },

@@ -40,15 +40,17 @@ class AudioFacts:
     channels: int
 
 
-def probe_video(path: Path, name: str) -> VideoFacts:
-    size = path.stat().st_size
-    if size == 0:
+def _open(path: Path, name: str, what: str) -> av.container.InputContainer:
+    if path.stat().st_size == 0:
         raise MediaError(f"{name}: the file is empty (0 bytes)")
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        return av.open(str(path), metadata_errors="ignore")
     except av.error.FFmpegError as exc:
-        raise MediaError(f"{name}: not a readable media file ({exc.strerror or exc})") from exc
-    with container:
+        raise MediaError(f"{name}: not a readable {what} file ({exc.strerror or exc})") from exc
+
+
+def probe_video(path: Path, name: str) -> VideoFacts:
+    with _open(path, name, "media") as container:
         if not container.streams.video:
             kinds = ", ".join(sorted({s.type for s in container.streams})) or "no streams"
             raise MediaError(f"{name}: has no video stream (found: {kinds})")
@@ -73,18 +75,12 @@ def probe_video(path: Path, name: str) -> VideoFacts:
             codec=ctx.name,
             frame_count_estimate=int(frames),
             has_audio=bool(container.streams.audio),
-            size_bytes=size,
+            size_bytes=path.stat().st_size,
         )
 
 
 def probe_audio(path: Path, name: str) -> AudioFacts:
-    if path.stat().st_size == 0:
-        raise MediaError(f"{name}: the file is empty (0 bytes)")
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except av.error.FFmpegError as exc:
-        raise MediaError(f"{name}: not a readable audio file ({exc.strerror or exc})") from exc
-    with container:
+    with _open(path, name, "audio") as container:
         if not container.streams.audio:
             raise MediaError(f"{name}: has no audio stream")
         stream = container.streams.audio[0]
