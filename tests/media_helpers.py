@@ -11,7 +11,6 @@ def ffmpeg(*args: str) -> None:
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
-
 def write_upload(root: Path, folder: str, videos: dict[str, Path], **manifest: object) -> Path:
     """Create uploads/<folder>/ with copies of ``videos`` and a manifest written last."""
     target = root / "uploads" / folder

@@ -14,16 +14,12 @@ from real_estate_dag.resources.io_manager import StoreJsonIOManager
 from real_estate_dag.resources.store import LocalStore
 
 
-def assets() -> list:
-    return list(defs.assets)
-
-
 def run_property(root: Path, key: str):
     store = LocalStore(root=str(root))
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("property", [key])
     return materialize(
-        assets(),
+        list(defs.assets),
         partition_key=key,
         instance=instance,
         resources={"store": store, "models": ModelRegistry(device="cpu"),
