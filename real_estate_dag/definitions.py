@@ -11,12 +11,12 @@ from real_estate_dag.assets.shots import shot_boundaries
 from real_estate_dag.assets.showcase import showcase_video
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.jobs import showcase_job
-from real_estate_dag.resources.env import DEFAULT_STORE_ROOT, env_int_or, env_or
+from real_estate_dag.resources.env import env_int_or, env_or, store_from_env
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
-from real_estate_dag.resources.store import LocalStore
-from real_estate_dag.sensors.uploads import local_upload_sensor
+from real_estate_dag.resources.s3_store import S3Store
+from real_estate_dag.sensors.uploads import local_upload_sensor, s3_upload_sensor
 
-store = LocalStore(root=env_or("REDAG_STORE_ROOT", DEFAULT_STORE_ROOT))
+store = store_from_env()
 models = ModelRegistry(
     device=env_or("REDAG_DEVICE", "auto"),
     clip_model=env_or("REDAG_CLIP_MODEL", "ViT-B-32"),
@@ -37,6 +37,6 @@ defs = Definitions(
         showcase_video,
     ],
     jobs=[showcase_job],
-    sensors=[local_upload_sensor],
+    sensors=[s3_upload_sensor if isinstance(store, S3Store) else local_upload_sensor],
     resources={"store": store, "models": models, "io_manager": StoreJsonIOManager(store=store)},
 )

@@ -14,9 +14,9 @@ from dagster import (
 )
 
 from real_estate_dag.assets.common import GROUP, OWNERS, markdown_table, property_partitions, publish_table
-from real_estate_dag.ops.decode import DecodedVideo
+from real_estate_dag.ops.decode import TIMES_FILE
 from real_estate_dag.ops.select import Candidate, SelectionParams, select_clips
-from real_estate_dag.resources.store import LocalStore
+from real_estate_dag.resources.store import Store
 
 
 class SelectionConfig(Config):
@@ -28,14 +28,13 @@ class SelectionConfig(Config):
     crossfade_s: float = 0.5
 
 
-def build_candidates(video_frames: dict, room_labels: dict, quality_scores: dict) -> list[Candidate]:
+def build_candidates(store: Store, video_frames: dict, room_labels: dict, quality_scores: dict) -> list[Candidate]:
     candidates = []
     for video_index, (entry, rooms_video) in enumerate(
         zip(video_frames["videos"], room_labels["videos"], strict=True)
     ):
-        decoded = DecodedVideo.from_dict(entry["decoded"])
-        times = decoded.times()
-        embeddings = np.load(rooms_video["embeddings"]).astype(np.float32)
+        times = np.load(store.local_path(f"{entry['decoded']['directory']}/{TIMES_FILE}"))
+        embeddings = np.load(store.local_path(rooms_video["embeddings"])).astype(np.float32)
         frame_rows = [r for r in quality_scores["frames"] if r["video"] == entry["name"]]
         sample_times = np.array([r["time_s"] for r in frame_rows])
         scores = np.array([r["score"] for r in frame_rows])
@@ -86,7 +85,7 @@ def clips_inside_shots(clips: list[dict], shot_boundaries: dict) -> list[str]:
 def selected_clips(
     context: AssetExecutionContext,
     config: SelectionConfig,
-    store: LocalStore,
+    store: Store,
     property_manifest: dict,
     video_frames: dict,
     shot_boundaries: dict,
@@ -95,7 +94,7 @@ def selected_clips(
 ) -> MaterializeResult:
     params = SelectionParams(**config.model_dump())
     target = property_manifest["manifest"]["options"]["target_duration_s"]
-    candidates = build_candidates(video_frames, room_labels, quality_scores)
+    candidates = build_candidates(store, video_frames, room_labels, quality_scores)
     selection = select_clips(candidates, target, params)
     clips = [c.to_dict() for c in selection.clips]
     context.log.info(f"chose {len(clips)} clips from {len(candidates)} segments for a "

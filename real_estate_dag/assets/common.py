@@ -1,16 +1,24 @@
 """Shared pieces of the asset layer: the partitions, the group, failures for bad input."""
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from dagster import DynamicPartitionsDefinition, Failure, MetadataValue
 
 from real_estate_dag.gpu_resources.backends import Backend
-from real_estate_dag.resources.store import RESULTS, LocalStore
+from real_estate_dag.ops.decode import DecodedVideo
+from real_estate_dag.resources.store import RESULTS, Store
 
 property_partitions = DynamicPartitionsDefinition(name="property")
 GROUP = "showcase"
 OWNERS = ["team:media-pipeline"]
+
+
+def decoded_video(store: Store, entry: dict[str, Any]) -> DecodedVideo:
+    """A ``video_frames`` entry's decoded streams in a local folder (the store's cache on S3)."""
+    decoded = DecodedVideo.from_dict(entry["decoded"])
+    return replace(decoded, directory=str(store.local_dir(decoded.directory)))
 
 
 def bad_input(message: str, **metadata: Any) -> Failure:
@@ -45,7 +53,7 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|")
 
 
-def publish_table(store: LocalStore, partition_key: str, name: str, rows: list[dict[str, Any]]) -> str:
+def publish_table(store: Store, partition_key: str, name: str, rows: list[dict[str, Any]]) -> str:
     """Write ``rows`` as ``results/<key>/<name>.parquet``, replacing any previous table atomically."""
     import pandas as pd
 

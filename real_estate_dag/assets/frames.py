@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 from real_estate_dag.assets.common import GROUP, OWNERS, bad_input, markdown_table, property_partitions
 from real_estate_dag.ops.decode import decode_video
 from real_estate_dag.ops.probe import MediaError
-from real_estate_dag.resources.store import LocalStore
+from real_estate_dag.resources.store import Store, work_prefix
 
 
 class FramesConfig(Config):
@@ -25,19 +25,21 @@ def video_dir_name(index: int, name: str) -> str:
     group_name=GROUP,
     owners=OWNERS,
     kinds={"python", "numpy"},
-    code_version="frames-v1",
+    code_version="frames-v2",
     description="Each video decoded once: every frame at 48x27 for shot detection, plus sampled "
-    "frames (2 fps, short side 224 px) as JPEGs for room labels and quality.",
+    "frames (2 fps, short side 224 px) as JPEGs for room labels and quality, saved in the store under "
+    "work/<property>/frames/.",
 )
 def video_frames(
-    context: AssetExecutionContext, config: FramesConfig, store: LocalStore, property_manifest: dict
+    context: AssetExecutionContext, config: FramesConfig, store: Store, property_manifest: dict
 ) -> MaterializeResult:
     key = context.partition_key
     videos = []
     rows = []
     for index, video in enumerate(property_manifest["videos"]):
         facts = video["facts"]
-        out_dir = store.work_dir(key, "frames", video_dir_name(index, video["name"]))
+        folder = video_dir_name(index, video["name"])
+        out_dir, prefix = store.work_dir(key, "frames", folder), work_prefix(key, "frames", folder)
         started = time.perf_counter()
 
         def progress(done: int, total: int, name: str = video["name"]) -> None:
@@ -57,10 +59,13 @@ def video_frames(
             )
         except MediaError as exc:
             raise bad_input(str(exc), file=video["key"]) from exc
+        store.save_dir(prefix)
         seconds = time.perf_counter() - started
         context.log.info(f"{video['name']}: decoded {decoded.frame_count} frames "
                          f"({decoded.frame_count / seconds:.0f} frames/s), {len(decoded.sampled)} sampled")
-        videos.append({"name": video["name"], "key": video["key"], "decoded": decoded.to_dict()})
+        # downstream steps find the streams by store key: on S3 they may run on another machine
+        videos.append({"name": video["name"], "key": video["key"],
+                       "decoded": {**decoded.to_dict(), "directory": prefix}})
         rows.append({"video": video["name"], "frames": decoded.frame_count, "fps": decoded.fps,
                      "sampled": len(decoded.sampled), "decode_s": round(seconds, 2)})
     return MaterializeResult(

@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from real_estate_dag.assets.common import GROUP, OWNERS, bad_input, markdown_table, property_partitions
 from real_estate_dag.ops.manifest import ManifestError, parse_manifest
 from real_estate_dag.ops.probe import MediaError, probe_audio, probe_video
-from real_estate_dag.resources.store import UPLOADS, LocalStore, UnsafeKeyError
+from real_estate_dag.resources.store import UPLOADS, Store, UnsafeKeyError
 from real_estate_dag.resources.uploads import MANIFEST, UploadNotFoundError, upload_folder
 
 
@@ -21,7 +21,7 @@ from real_estate_dag.resources.uploads import MANIFEST, UploadNotFoundError, upl
     description="The property's manifest.json, validated, with ffprobe-style facts for each video "
     "and the music track. Fails fast, naming the file and the reason, on bad input.",
 )
-def property_manifest(context: AssetExecutionContext, store: LocalStore) -> MaterializeResult:
+def property_manifest(context: AssetExecutionContext, store: Store) -> MaterializeResult:
     key = context.partition_key
     try:
         folder = upload_folder(store, key)

@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
+    decoded_video,
     markdown_table,
     property_partitions,
     provenance,
@@ -18,7 +19,7 @@ from real_estate_dag.gpu_resources.batching import run_batched
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops import quality
 from real_estate_dag.ops.decode import DecodedVideo
-from real_estate_dag.resources.store import LocalStore
+from real_estate_dag.resources.store import Store
 
 
 @asset(
@@ -34,7 +35,7 @@ from real_estate_dag.resources.store import LocalStore
 )
 def quality_scores(
     context: AssetExecutionContext,
-    store: LocalStore,
+    store: Store,
     models: ModelRegistry,
     video_frames: dict,
     shot_boundaries: dict,
@@ -43,7 +44,7 @@ def quality_scores(
     frames_out = []
     shots_out = []
     for entry, shots in zip(video_frames["videos"], shot_boundaries["videos"], strict=True):
-        decoded = DecodedVideo.from_dict(entry["decoded"])
+        decoded = decoded_video(store, entry)
         started = time.perf_counter()
         motion = quality.frame_motion(decoded.shot_stream())
         centres = np.array([s.index for s in decoded.sampled])

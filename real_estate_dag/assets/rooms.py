@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
+    decoded_video,
     markdown_table,
     property_partitions,
     provenance,
@@ -18,7 +19,7 @@ from real_estate_dag.gpu_resources.batching import run_batched
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.decode import DecodedVideo
 from real_estate_dag.ops.rooms import ROOM_TYPES, label_segments
-from real_estate_dag.resources.store import LocalStore
+from real_estate_dag.resources.store import Store, work_prefix
 
 
 class RoomsConfig(Config):
@@ -32,14 +33,14 @@ class RoomsConfig(Config):
     owners=OWNERS,
     kinds={"pytorch"},
     pool="gpu",
-    code_version=code_version("rooms-v1", "rooms"),
+    code_version=code_version("rooms-v2", "rooms"),
     description="Room type per segment (shots, split where the label changes inside a long take), "
     "with confidence and top-3, from the room model's per-frame probabilities.",
 )
 def room_labels(
     context: AssetExecutionContext,
     config: RoomsConfig,
-    store: LocalStore,
+    store: Store,
     models: ModelRegistry,
     video_frames: dict,
     shot_boundaries: dict,
@@ -48,7 +49,7 @@ def room_labels(
     segments = []
     videos = []
     for index, (entry, shots) in enumerate(zip(video_frames["videos"], shot_boundaries["videos"], strict=True)):
-        decoded = DecodedVideo.from_dict(entry["decoded"])
+        decoded = decoded_video(store, entry)
         started = time.perf_counter()
         outputs: list[tuple[np.ndarray, np.ndarray]] = []
 
@@ -59,8 +60,8 @@ def room_labels(
 
         probs = run_batched(list(decoded.sampled), models.batch_size, classify)
         embeddings = np.concatenate([e for _, e in outputs])[-len(probs):]
-        embeddings_path = store.work_dir(context.partition_key, "rooms") / f"{index:02d}-embeddings.npy"
-        np.save(embeddings_path, embeddings.astype(np.float16))
+        embeddings_file = f"{index:02d}-embeddings.npy"
+        np.save(store.work_dir(context.partition_key, "rooms") / embeddings_file, embeddings.astype(np.float16))
         sample_frames = np.array([s.index for s in decoded.sampled])
         video_segments = label_segments(
             entry["name"],
@@ -73,13 +74,15 @@ def room_labels(
             smoothing_window=config.smoothing_window,
         )
         segments.extend(s.to_dict() for s in video_segments)
-        videos.append({"name": entry["name"], "embeddings": str(embeddings_path),
+        videos.append({"name": entry["name"],
+                       "embeddings": f"{work_prefix(context.partition_key, 'rooms')}/{embeddings_file}",
                        "sample_probs": np.round(probs, 4).tolist()})
         context.log.info(f"{entry['name']}: {len(video_segments)} segments from {len(probs)} frames "
                          f"({len(probs) / (time.perf_counter() - started):.1f} frames/s)")
     rows = [{"video": s["video"], "shot": s["shot"], "start_s": s["start_s"], "end_s": s["end_s"],
              "room": s["room"], "confidence": s["confidence"],
              "top3": ", ".join(f"{r} {p:.2f}" for r, p in s["top3"])} for s in segments]
+    store.save_dir(work_prefix(context.partition_key, "rooms"))
     url = publish_table(store, context.partition_key, "rooms", rows)
     backend = model.backend
     counts = {room: sum(1 for s in segments if s["room"] == room) for room in ROOM_TYPES}

@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
+    decoded_video,
     markdown_table,
     property_partitions,
     provenance,
@@ -16,10 +17,9 @@ from real_estate_dag.assets.common import (
 from real_estate_dag.assets.versions import code_version
 from real_estate_dag.gpu_resources.batching import run_batched
 from real_estate_dag.gpu_resources.registry import ModelRegistry
-from real_estate_dag.ops.decode import DecodedVideo
 from real_estate_dag.ops.rooms import frame_end_time
 from real_estate_dag.ops.shots import probabilities_to_shots, transition_probabilities
-from real_estate_dag.resources.store import LocalStore
+from real_estate_dag.resources.store import Store, work_prefix
 
 
 class ShotsConfig(Config):
@@ -39,7 +39,7 @@ class ShotsConfig(Config):
 def shot_boundaries(
     context: AssetExecutionContext,
     config: ShotsConfig,
-    store: LocalStore,
+    store: Store,
     models: ModelRegistry,
     video_frames: dict,
 ) -> MaterializeResult:
@@ -47,7 +47,7 @@ def shot_boundaries(
     videos = []
     rows = []
     for entry in video_frames["videos"]:
-        decoded = DecodedVideo.from_dict(entry["decoded"])
+        decoded = decoded_video(store, entry)
         started = time.perf_counter()
         frames = decoded.shot_stream()
 
@@ -78,6 +78,7 @@ def shot_boundaries(
         for i, ((s, e), (ts, te)) in enumerate(zip(shots, videos[-1]["shot_seconds"], strict=True)):
             rows.append({"video": entry["name"], "shot": i, "start_frame": s, "end_frame": e,
                          "start_s": ts, "end_s": te, "seconds": round(te - ts, 3)})
+    store.save_dir(work_prefix(context.partition_key, "shots"))
     url = publish_table(store, context.partition_key, "shots", rows)
     backend = model.backend
     return MaterializeResult(

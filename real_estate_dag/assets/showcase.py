@@ -16,7 +16,7 @@ from real_estate_dag.ops.ffmpeg import FfmpegError
 from real_estate_dag.ops.manifest import manifest_from_dict
 from real_estate_dag.ops.render import ASPECT_SIZES, RenderClip, render_showcase
 from real_estate_dag.ops.titlecard import draw_title_card
-from real_estate_dag.resources.store import RESULTS, LocalStore
+from real_estate_dag.resources.store import RESULTS, Store
 
 
 def result_name(aspect: str) -> str:
@@ -40,7 +40,7 @@ def result_name(aspect: str) -> str:
 )
 def showcase_video(
     context: AssetExecutionContext,
-    store: LocalStore,
+    store: Store,
     property_manifest: dict,
     selected_clips: dict,
 ) -> MaterializeResult:

@@ -21,6 +21,7 @@ from PIL import Image
 from real_estate_dag.ops.probe import MediaError
 
 SHOT_W, SHOT_H = 48, 27
+TIMES_FILE = "times.npy"
 ProgressFn = Callable[[int, int], None]
 
 
@@ -46,7 +47,7 @@ class DecodedVideo:
 
     @property
     def times_path(self) -> Path:
-        return Path(self.directory) / "times.npy"
+        return Path(self.directory) / TIMES_FILE
 
     def shot_stream(self) -> np.ndarray:
         """The 48x27 frames as a read-only memory map of shape (frames, 27, 48, 3)."""
@@ -130,7 +131,7 @@ def decode_video(
     if not fps:
         fps = (len(times) - 1) / max(times[-1] - times[0], 1e-6)
     start = times[0]
-    np.save(out_dir / "times.npy", np.asarray(times, dtype=np.float64) - start)
+    np.save(out_dir / TIMES_FILE, np.asarray(times, dtype=np.float64) - start)
     sampled = [SampledFrame(s.index, round(s.time_s - start, 4), s.file) for s in sampled]
     decoded = DecodedVideo(str(out_dir), len(times), round(fps, 4), tuple(sampled))
     (out_dir / "decoded.json").write_text(json.dumps(decoded.to_dict()))

@@ -5,11 +5,11 @@ from typing import Any
 
 from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
 
-from real_estate_dag.resources.store import WORK, LocalStore
+from real_estate_dag.resources.store import WORK, Store
 
 
 class StoreJsonIOManager(ConfigurableIOManager):
-    store: ResourceDependency[LocalStore]
+    store: ResourceDependency[Store]
 
     def _key(self, context: InputContext | OutputContext) -> str:
         asset = "/".join(context.asset_key.path)

@@ -1,4 +1,5 @@
-"""Where uploads, intermediates and results live. The local store is a folder on disk.
+"""Where uploads, intermediates and results live: a folder on disk (LocalStore) or an S3 bucket
+(S3Store, in s3_store.py). Both implement ``Store``; which one runs is configuration (REDAG_STORE).
 
 Layout under the root:
   uploads/<upload folder>/...   what users upload; the pipeline only ever reads here
@@ -9,6 +10,7 @@ Layout under the root:
 import os
 import shutil
 import tempfile
+from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +30,57 @@ class StoredObject:
     version: str  # changes whenever the content may have changed (mtime+size here, ETag on S3)
 
 
-class LocalStore(ConfigurableResource):
+class Store(ConfigurableResource):
+    """Keys are ``/``-separated paths relative to the store's root; assets and sensors name this type."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def list_objects(self, prefix: str) -> list[StoredObject]:
+        """Every object under the folder ``prefix``, at any depth, sorted by key."""
+
+    @abstractmethod
+    def list_folders(self, prefix: str) -> list[str]:
+        """Names of the folders directly under ``prefix``."""
+
+    @abstractmethod
+    def read_bytes(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    def local_path(self, key: str) -> Path:
+        """A local file with the object's content, for readers that need a path (decoders)."""
+
+    @abstractmethod
+    def local_dir(self, prefix: str) -> Path:
+        """A local folder holding every object under ``prefix`` (saved there with ``save_dir``)."""
+
+    @abstractmethod
+    def work_dir(self, partition_key: str, *parts: str) -> Path:
+        """A local scratch folder for one property's intermediates: the local image of
+        ``work/<partition_key>/<parts>``, which ``save_dir`` copies into the store."""
+
+    @abstractmethod
+    def save_dir(self, prefix: str) -> None:
+        """Store the files of the local folder of ``prefix`` (a ``work_dir``) under ``prefix``."""
+
+    @abstractmethod
+    def write_bytes(self, key: str, data: bytes) -> str: ...
+
+    @abstractmethod
+    def publish(self, local_file: Path, key: str) -> str:
+        """Store ``local_file`` at ``key`` so readers see either the old or the new object, never half;
+        returns its URL. ``local_file`` may be moved away."""
+
+    @abstractmethod
+    def url(self, key: str) -> str: ...
+
+
+def work_prefix(partition_key: str, *parts: str) -> str:
+    return "/".join([WORK, partition_key, *parts])
+
+
+class LocalStore(Store):
     """A store in a local folder (the embedded default)."""
 
     root: str
@@ -70,17 +122,21 @@ class LocalStore(ConfigurableResource):
         return self.path(key).read_bytes()
 
     def local_path(self, key: str) -> Path:
-        """A local file with the object's content, for readers that need a path (decoders)."""
         path = self.path(key)
         if not path.is_file():
             raise FileNotFoundError(f"{key} does not exist in the store")
         return path
 
+    def local_dir(self, prefix: str) -> Path:
+        return self.path(prefix)
+
     def work_dir(self, partition_key: str, *parts: str) -> Path:
-        """A local scratch folder for one property's intermediates."""
-        path = self.path("/".join([WORK, partition_key, *parts]))
+        path = self.path(work_prefix(partition_key, *parts))
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def save_dir(self, prefix: str) -> None:
+        """Nothing to do: the work folder is already in the store."""
 
     def write_bytes(self, key: str, data: bytes) -> str:
         target = self.path(key)
@@ -91,7 +147,6 @@ class LocalStore(ConfigurableResource):
         return self.url(key)
 
     def publish(self, local_file: Path, key: str) -> str:
-        """Copy ``local_file`` to ``key`` so readers see either the old or the new file, never half."""
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.parent / f".tmp-{os.getpid()}-{target.name}"

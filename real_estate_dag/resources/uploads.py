@@ -1,7 +1,7 @@
 """Finding a property's upload folder from its partition key."""
 
 from real_estate_dag.ops.keys import property_key
-from real_estate_dag.resources.store import UPLOADS, LocalStore
+from real_estate_dag.resources.store import UPLOADS, Store
 
 MANIFEST = "manifest.json"
 
@@ -10,7 +10,7 @@ class UploadNotFoundError(LookupError):
     pass
 
 
-def upload_folder(store: LocalStore, key: str) -> str:
+def upload_folder(store: Store, key: str) -> str:
     """The folder under ``uploads/`` whose sanitised name is ``key``."""
     if store.exists(f"{UPLOADS}/{key}/{MANIFEST}"):
         return key

@@ -1,11 +1,21 @@
-"""The local-store upload sensor: a new or changed manifest.json becomes one run of its property."""
+"""Upload sensors: a new or changed uploads/<folder>/manifest.json becomes one run of its property.
+
+One evaluation serves both stores. The two sensors differ in what names a manifest version in the
+run key: its content digest on the local store (a file touched but unchanged does not run again), its
+ETag on S3. Definitions registers the one that matches the configured store.
+"""
 
 import hashlib
 import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 
 from dagster import (
     DefaultSensorStatus,
     RunRequest,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     sensor,
@@ -15,72 +25,152 @@ from real_estate_dag.assets.common import property_partitions
 from real_estate_dag.jobs import showcase_job
 from real_estate_dag.ops.keys import property_key
 from real_estate_dag.ops.manifest import ManifestError, parse_manifest
-from real_estate_dag.resources.store import UPLOADS, LocalStore
+from real_estate_dag.resources.store import UPLOADS, Store, StoredObject, UnsafeKeyError
 from real_estate_dag.resources.uploads import MANIFEST
 
 MAX_RUNS_PER_TICK = 25
+MAX_MANIFEST_READS_PER_TICK = 100
+UPLOAD_WAIT_S = float(os.environ.get("REDAG_UPLOAD_WAIT_S") or 3600)
+
+RunVersion = Callable[[StoredObject, bytes], str]
 
 
-def manifest_run_key(key: str, manifest_sha256: str) -> str:
-    return f"{key}:{manifest_sha256[:16]}"
+def content_version(manifest: StoredObject, raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:16]
 
 
-@sensor(
-    job=showcase_job,
-    minimum_interval_seconds=15,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Watches uploads/<property>/manifest.json in the local store; a new or changed, valid "
-    "manifest whose files are all present adds the property partition and requests one run.",
-)
-def local_upload_sensor(context: SensorEvaluationContext, store: LocalStore) -> SensorResult:
-    # cursor: upload folder -> version of the manifest last handled (run requested or rejected)
-    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    keys_by_folder = {folder: property_key(folder) for folder in store.list_folders(UPLOADS)}
+def etag_version(manifest: StoredObject, raw: bytes) -> str:
+    return manifest.version
+
+
+@dataclass
+class UploadCursor:
+    # upload folder -> manifest version handled: run requested, rejected, or given up on
+    done: dict[str, str] = field(default_factory=dict)
+    # upload folder -> [manifest version, unix time it was first seen waiting for its files]
+    waiting: dict[str, list] = field(default_factory=dict)
+    # the folder the last tick stopped at: with more work than one tick allows, the next tick goes on
+    # from there, so no property waits behind others forever
+    after: str = ""
+
+    @classmethod
+    def parse(cls, text: str | None) -> "UploadCursor":
+        return cls(**json.loads(text)) if text else cls()
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+
+def evaluate_uploads(
+    context: SensorEvaluationContext,
+    store: Store,
+    *,
+    run_version: RunVersion,
+    wait_s: float,
+    max_runs: int = MAX_RUNS_PER_TICK,
+    max_reads: int = MAX_MANIFEST_READS_PER_TICK,
+) -> SensorResult:
+    cursor = UploadCursor.parse(context.cursor)
+    files: dict[str, dict[str, StoredObject]] = {}  # folder -> name inside the folder -> object
+    for obj in store.list_objects(UPLOADS):  # one paged listing per tick, however many keys
+        folder, _, name = obj.key.removeprefix(f"{UPLOADS}/").partition("/")
+        if name:
+            files.setdefault(folder, {})[name] = obj
+    manifests = {folder: names[MANIFEST] for folder, names in files.items() if MANIFEST in names}
+    cursor.done = {f: v for f, v in cursor.done.items() if f in manifests}
+    cursor.waiting = {f: w for f, w in cursor.waiting.items() if f in manifests}
     folders_by_key: dict[str, list[str]] = {}
-    for folder, key in keys_by_folder.items():
-        folders_by_key.setdefault(key, []).append(folder)
+    for folder in manifests:
+        folders_by_key.setdefault(property_key(folder), []).append(folder)
 
+    todo = sorted(f for f, m in manifests.items() if cursor.done.get(f) != m.version)
+    todo = [f for f in todo if f > cursor.after] + [f for f in todo if f <= cursor.after]
     run_requests: list[RunRequest] = []
     new_keys: list[str] = []
-    for folder, key in keys_by_folder.items():
-        if len(run_requests) >= MAX_RUNS_PER_TICK:
-            context.log.info(f"{MAX_RUNS_PER_TICK} runs requested this tick; the rest wait for the next")
+    for reads, folder in enumerate(todo):
+        if reads >= max_reads or len(run_requests) >= max_runs:
+            context.log.info(f"{len(todo) - reads} changed manifests wait for the next tick "
+                             f"(at most {max_reads} reads and {max_runs} runs per tick)")
             break
+        cursor.after = folder
         manifest_key = f"{UPLOADS}/{folder}/{MANIFEST}"
-        listed = [o for o in store.list_objects(f"{UPLOADS}/{folder}") if o.key == manifest_key]
-        if not listed or seen.get(folder) == listed[0].version:
-            continue
-        raw = store.read_bytes(manifest_key)
+        manifest = manifests[folder]
+        key = property_key(folder)
         if len(folders_by_key[key]) > 1:
-            others = ", ".join(sorted(folders_by_key[key]))
-            context.log.error(f"{manifest_key}: upload folders {others} all map to property key {key!r}; "
-                              "rename one of them")
-            seen[folder] = listed[0].version
+            context.log.error(f"{manifest_key}: upload folders {', '.join(sorted(folders_by_key[key]))} all map "
+                              f"to property key {key!r}; rename one of them")
+            cursor.done[folder] = manifest.version
             continue
         try:
-            manifest = parse_manifest(raw, file=manifest_key, default_property_id=folder)
-        except ManifestError as exc:
-            context.log.error(f"rejected {exc}")
-            seen[folder] = listed[0].version
+            raw = store.read_bytes(manifest_key)
+            parsed = parse_manifest(raw, file=manifest_key, default_property_id=folder)
+        except (ManifestError, UnsafeKeyError) as exc:
+            context.log.error(f"rejected {exc}" if isinstance(exc, ManifestError) else f"{manifest_key}: {exc}")
+            cursor.done[folder] = manifest.version
             continue
-        missing = [name for name in manifest.videos + ((manifest.music,) if manifest.music else ())
-                   if not store.exists(f"{UPLOADS}/{folder}/{name}")]
+        except Exception as exc:  # e.g. the store failing after its retries: this property, next tick
+            context.log.error(f"{manifest_key}: could not be read ({type(exc).__name__}: {exc}); "
+                              "trying again next tick")
+            continue
+        listed = parsed.videos + ((parsed.music,) if parsed.music else ())
+        missing = [name for name in listed if name not in files[folder]]
         if missing:
-            context.log.info(f"{manifest_key}: waiting for {', '.join(missing)}")
+            _wait_or_give_up(context, cursor, folder, manifest, missing, wait_s)
             continue
-        digest = hashlib.sha256(raw).hexdigest()
+        cursor.waiting.pop(folder, None)
+        cursor.done[folder] = manifest.version
         if key != folder:
             context.log.info(f"upload folder {folder!r} maps to property key {key!r}")
         if key not in new_keys and not context.instance.has_dynamic_partition(property_partitions.name, key):
             new_keys.append(key)
+        version = run_version(manifest, raw)
         run_requests.append(RunRequest(
-            run_key=manifest_run_key(key, digest),
+            run_key=f"{key}:{version}",
             partition_key=key,
-            tags={"redag/upload_folder": folder, "redag/manifest_sha256": digest},
+            tags={"redag/upload_folder": folder, "redag/manifest_sha256": hashlib.sha256(raw).hexdigest(),
+                  "redag/manifest_version": version},
         ))
-        seen[folder] = listed[0].version
     return SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[property_partitions.build_add_request(new_keys)] if new_keys else [],
-        cursor=json.dumps(seen, sort_keys=True),
+        cursor=cursor.dump(),
     )
+
+
+def _wait_or_give_up(context: SensorEvaluationContext, cursor: UploadCursor, folder: str,
+                     manifest: StoredObject, missing: list[str], wait_s: float) -> None:
+    now = time.time()
+    version, since = cursor.waiting.get(folder, (manifest.version, now))
+    if version != manifest.version:  # a new manifest restarts the clock
+        since = now
+    waited = now - since
+    if waited >= wait_s:
+        context.log.error(f"{manifest.key}: gave up after waiting {waited:.0f} s for {', '.join(missing)}; "
+                          "upload the missing files, then manifest.json again, to start the property")
+        cursor.waiting.pop(folder, None)
+        cursor.done[folder] = manifest.version
+        return
+    context.log.info(f"{manifest.key}: waiting for {', '.join(missing)} "
+                     f"({waited:.0f} s so far, giving up after {wait_s:.0f} s)")
+    cursor.waiting[folder] = [manifest.version, since]
+
+
+def upload_sensor(name: str, run_version: RunVersion, store_kind: str, minimum_interval_seconds: int,
+                  wait_s: float = UPLOAD_WAIT_S) -> SensorDefinition:
+    @sensor(
+        name=name,
+        job=showcase_job,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=DefaultSensorStatus.RUNNING,
+        description=f"Watches uploads/<property>/manifest.json in the {store_kind}; a new or changed, valid "
+        "manifest whose files are all present adds the property partition and requests one run. Gives up "
+        f"on a manifest whose files are still missing after {wait_s:.0f} s.",
+    )
+    def _upload_sensor(context: SensorEvaluationContext, store: Store) -> SensorResult:
+        return evaluate_uploads(context, store, run_version=run_version, wait_s=wait_s)
+
+    return _upload_sensor
+
+
+local_upload_sensor = upload_sensor("local_upload_sensor", content_version, "local store", 15)
+s3_upload_sensor = upload_sensor("s3_upload_sensor", etag_version, "S3 bucket", 30)
