@@ -45,10 +45,10 @@ def etag_version(manifest: StoredObject, raw: bytes) -> str:
 
 @dataclass
 class UploadCursor:
-    # upload folder -> manifest version handled: run requested, rejected, or given up on
+    # upload folder -> manifest version handled: run requested or manifest rejected
     done: dict[str, str] = field(default_factory=dict)
-    # upload folder -> [manifest version, unix time it was first seen waiting for its files]
-    waiting: dict[str, list] = field(default_factory=dict)
+    # upload folder -> {"version", "since" (unix time first seen waiting), "missing", "gave_up"}
+    waiting: dict[str, dict] = field(default_factory=dict)
     # the folder the last tick stopped at: with more work than one tick allows, the next tick goes on
     # from there, so no property waits behind others forever
     after: str = ""
@@ -87,20 +87,29 @@ def evaluate_uploads(
     todo = [f for f in todo if f > cursor.after] + [f for f in todo if f <= cursor.after]
     run_requests: list[RunRequest] = []
     new_keys: list[str] = []
-    for reads, folder in enumerate(todo):
+    reads = 0
+    for position, folder in enumerate(todo):
         if reads >= max_reads or len(run_requests) >= max_runs:
-            context.log.info(f"{len(todo) - reads} changed manifests wait for the next tick "
+            context.log.info(f"{len(todo) - position} changed manifests wait for the next tick "
                              f"(at most {max_reads} reads and {max_runs} runs per tick)")
             break
         cursor.after = folder
         manifest_key = f"{UPLOADS}/{folder}/{MANIFEST}"
         manifest = manifests[folder]
+        waiting = cursor.waiting.get(folder)
+        if waiting and waiting["version"] == manifest.version:
+            still_missing = [name for name in waiting["missing"] if name not in files[folder]]
+            if still_missing:  # known from an earlier tick: no need to read the manifest again
+                if not waiting["gave_up"]:
+                    _wait_or_give_up(context, cursor, folder, manifest, still_missing, wait_s)
+                continue
         key = property_key(folder)
         if len(folders_by_key[key]) > 1:
             context.log.error(f"{manifest_key}: upload folders {', '.join(sorted(folders_by_key[key]))} all map "
                               f"to property key {key!r}; rename one of them")
             cursor.done[folder] = manifest.version
             continue
+        reads += 1
         try:
             raw = store.read_bytes(manifest_key)
             parsed = parse_manifest(raw, file=manifest_key, default_property_id=folder)
@@ -139,20 +148,20 @@ def evaluate_uploads(
 
 def _wait_or_give_up(context: SensorEvaluationContext, cursor: UploadCursor, folder: str,
                      manifest: StoredObject, missing: list[str], wait_s: float) -> None:
+    """Log what a manifest waits for; past ``wait_s``, say once that the sensor gave up. A property
+    given up on still starts if its files arrive later, or with a new manifest."""
     now = time.time()
-    version, since = cursor.waiting.get(folder, (manifest.version, now))
-    if version != manifest.version:  # a new manifest restarts the clock
-        since = now
+    earlier = cursor.waiting.get(folder)
+    since = earlier["since"] if earlier and earlier["version"] == manifest.version else now
     waited = now - since
-    if waited >= wait_s:
-        context.log.error(f"{manifest.key}: gave up after waiting {waited:.0f} s for {', '.join(missing)}; "
-                          "upload the missing files, then manifest.json again, to start the property")
-        cursor.waiting.pop(folder, None)
-        cursor.done[folder] = manifest.version
-        return
-    context.log.info(f"{manifest.key}: waiting for {', '.join(missing)} "
-                     f"({waited:.0f} s so far, giving up after {wait_s:.0f} s)")
-    cursor.waiting[folder] = [manifest.version, since]
+    gave_up = waited >= wait_s
+    cursor.waiting[folder] = {"version": manifest.version, "since": since, "missing": missing, "gave_up": gave_up}
+    if gave_up:
+        context.log.error(f"{manifest.key}: gave up after waiting {waited:.0f} s for {', '.join(missing)}, "
+                          "listed in the manifest but not uploaded; the property starts once they arrive")
+    else:
+        context.log.info(f"{manifest.key}: waiting for {', '.join(missing)} "
+                         f"({waited:.0f} s so far, giving up after {wait_s:.0f} s)")
 
 
 def upload_sensor(name: str, run_version: RunVersion, store_kind: str, minimum_interval_seconds: int,
@@ -163,8 +172,8 @@ def upload_sensor(name: str, run_version: RunVersion, store_kind: str, minimum_i
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
         description=f"Watches uploads/<property>/manifest.json in the {store_kind}; a new or changed, valid "
-        "manifest whose files are all present adds the property partition and requests one run. Gives up "
-        f"on a manifest whose files are still missing after {wait_s:.0f} s.",
+        "manifest whose files are all present adds the property partition and requests one run. Reports "
+        f"a manifest whose files are still missing after {wait_s:.0f} s as an error.",
     )
     def _upload_sensor(context: SensorEvaluationContext, store: Store) -> SensorResult:
         return evaluate_uploads(context, store, run_version=run_version, wait_s=wait_s)
