@@ -1,6 +1,7 @@
 """moto's standalone S3 server on loopback: real HTTP requests, nothing patched into boto3."""
 
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import Iterator
@@ -32,6 +33,7 @@ def moto_s3() -> Iterator[str]:
             server.stop()
 
 
+@functools.cache
 def client(endpoint: str):
     return boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
 

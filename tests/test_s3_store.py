@@ -125,7 +125,7 @@ def test_store_and_sensor_come_from_the_environment(monkeypatch: pytest.MonkeyPa
     with pytest.raises(ValueError, match="REDAG_STORE='gcs'"):
         store_from_env()
 
-    # the code location picks its sensor from the same setting (local: tests/test_definitions.py)
+    # the code location picks its upload sensor from the same setting
     probe = "from real_estate_dag.definitions import defs; print([s.name for s in defs.sensors])"
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
                          env={**os.environ, "REDAG_STORE": "s3"})
