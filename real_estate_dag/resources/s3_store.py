@@ -9,6 +9,7 @@ object atomically, so readers never see half a result.
 
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +25,7 @@ from pydantic import Field, PrivateAttr
 from real_estate_dag.resources.store import Store, StoredObject, UnsafeKeyError, work_prefix
 
 MB = 1024 * 1024
+_CLIENT_LOCK = threading.Lock()
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 
 
@@ -53,12 +55,14 @@ class S3Store(Store):
     _client: Any = PrivateAttr(default=None)
 
     def _s3(self) -> Any:
-        if self._client is None:
-            config = Config(retries={"mode": "adaptive", "max_attempts": self.max_attempts},
-                            s3={"addressing_style": self.addressing_style}, signature_version="s3v4")
-            self._client = boto3.client("s3", region_name=self.region_name or None,
-                                        endpoint_url=self.endpoint_url or None, config=config)
-        return self._client
+        with _CLIENT_LOCK:  # boto3 sessions are not thread-safe; the client they make is
+            if self._client is None:
+                config = Config(retries={"mode": "adaptive", "max_attempts": self.max_attempts},
+                                s3={"addressing_style": self.addressing_style}, signature_version="s3v4")
+                self._client = boto3.session.Session().client(
+                    "s3", region_name=self.region_name or None, endpoint_url=self.endpoint_url or None, config=config
+                )
+            return self._client
 
     def _transfer(self) -> TransferConfig:
         size = self.multipart_mb * MB
@@ -154,8 +158,9 @@ class S3Store(Store):
         files = [f for f in sorted(folder.rglob("*")) if f.is_file() and not f.name.startswith(".tmp-")]
         keys = [f"{prefix.strip('/')}/{f.relative_to(folder).as_posix()}" for f in files]
         _parallel(lambda pair: self._upload(*pair), list(zip(files, keys, strict=True)))
-        for stored in self.list_objects(prefix):  # one listing gives the ETags that make the cache valid
-            self._remember(stored.key, stored.version)
+        etags = {o.key: o.version for o in self.list_objects(prefix)}  # one listing: the cache stays valid
+        for key in keys:
+            self._remember(key, etags[key])
 
     def _upload(self, local_file: Path, key: str) -> None:
         self._s3().upload_file(str(local_file), self.bucket, self._object(key), Config=self._transfer())
