@@ -30,7 +30,8 @@ def manifest_run_key(key: str, manifest_sha256: str) -> str:
     minimum_interval_seconds=15,
     default_status=DefaultSensorStatus.RUNNING,
     description="Watches uploads/<property>/manifest.json in the local store; a new or changed, valid "
-    "manifest whose files are all present adds the property partition and requests one run.",
+    "manifest whose files are all present adds the property partition and requests one run, unless the "
+    "manifest says its uploader launches the run itself (\"launch\": \"client\").",
 )
 def local_upload_sensor(context: SensorEvaluationContext, store: LocalStore) -> SensorResult:
     # cursor: upload folder -> version of the manifest last handled (run requested or rejected)
@@ -61,6 +62,10 @@ def local_upload_sensor(context: SensorEvaluationContext, store: LocalStore) -> 
             manifest = parse_manifest(raw, file=manifest_key, default_property_id=folder)
         except ManifestError as exc:
             context.log.error(f"rejected {exc}")
+            seen[folder] = listed[0].version
+            continue
+        if manifest.launch == "client":
+            context.log.info(f"{manifest_key}: launched by its uploader (\"launch\": \"client\"); not requesting a run")
             seen[folder] = listed[0].version
             continue
         missing = [name for name in manifest.videos + ((manifest.music,) if manifest.music else ())
