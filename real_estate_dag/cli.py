@@ -55,7 +55,9 @@ def _cell(value: Any) -> str:
     text = f"{value:.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
     if "data:image" in text or text.startswith("!["):
         return "(image)"
-    return text if len(text) <= CELL_WIDTH else text[:CELL_WIDTH - 1] + "…"
+    if len(text) <= CELL_WIDTH or "://" in text:
+        return text
+    return text[:CELL_WIDTH - 1] + "…"
 
 
 def describe(materialization: Materialization) -> list[str]:

@@ -70,9 +70,11 @@ query RunLogs($runId: ID!, $cursor: String) {
       cursor hasMore
       events {
         __typename
-        ... on ExecutionStepFailureEvent { stepKey message error { message errorChain { error { message } } } }
-        ... on RunFailureEvent { message error { message } }
-        ... on EngineEvent { message error { message } }
+        ... on ExecutionStepFailureEvent {
+          stepKey message error { message className errorChain { error { message className } } }
+        }
+        ... on RunFailureEvent { message error { message className } }
+        ... on EngineEvent { message error { message className } }
       }
     }
     ... on RunNotFoundError { message }

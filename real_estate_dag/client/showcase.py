@@ -1,6 +1,7 @@
 """The showcase pipeline seen through Dagster's GraphQL API: partitions, runs, progress, results."""
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -168,7 +169,9 @@ class ShowcaseClient:
         return "; ".join(reasons) if reasons else f"no failure event recorded; see {self.run_url(run_id)}"
 
     def terminate(self, run_id: str) -> None:
-        self.run(run_id)  # a clear error for an unknown run id
+        run = self.run(run_id)
+        if run.done:
+            raise ClientError(f"run {run_id} already ended with status {run.status}; nothing to cancel")
         try:
             self._dagster.terminate_run(run_id)
         except DagsterGraphQLClientError as exc:
@@ -212,12 +215,19 @@ class ShowcaseClient:
 
 
 def _error_text(error: Mapping[str, Any] | None, fallback: str) -> str:
-    """The innermost error of a chain (the user's exception rather than Dagster's wrapper), one line."""
+    """The first error in the chain that is not a Dagster wrapper, on one line, without module paths.
+
+    A ``Failure`` raised for bad input reads as its description alone.
+    """
     if not error:
         return fallback
-    chain = [link["error"]["message"] for link in error.get("errorChain") or []]
-    text = chain[-1] if chain else error["message"]
-    return " ".join(text.split())
+    chain = [error, *(link["error"] for link in error.get("errorChain") or [])]
+    first = next((e for e in chain if not (e.get("className") or "").startswith("Dagster")), chain[0])
+    text = " ".join(first["message"].split())
+    name = first.get("className")
+    if name:
+        text = re.sub(rf"^[\w.]*\b{re.escape(name)}: ", "" if name == "Failure" else f"{name}: ", text)
+    return text
 
 
 def metadata_value(entry: Mapping[str, Any]) -> Any:
