@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -168,8 +169,13 @@ class ShowcaseClient:
         reasons = step_errors or run_errors[-1:]
         return "; ".join(reasons) if reasons else f"no failure event recorded; see {self.run_url(run_id)}"
 
-    def terminate(self, run_id: str) -> None:
+    def terminate(self, run_id: str, wait_s: float = 60.0) -> None:
+        """Cancel a queued or started run; a run still starting is waited for (up to ``wait_s``)."""
         run = self.run(run_id)
+        deadline = time.monotonic() + wait_s
+        while run.status in ("NOT_STARTED", "STARTING") and time.monotonic() < deadline:
+            time.sleep(0.5)  # Dagster cancels only queued or started runs
+            run = self.run(run_id)
         if run.done:
             raise ClientError(f"run {run_id} already ended with status {run.status}; nothing to cancel")
         try:
