@@ -87,16 +87,16 @@ def test_build_manifest_errors_name_the_flag_or_file(tmp_path: Path) -> None:
     (tmp_path / "a.mp4").write_bytes(b"x")
     (tmp_path / "song.exe").write_bytes(b"x")
     (tmp_path / "listing.json").write_text("{oops")
-    with pytest.raises(ClientError, match="--music .*song.exe: must end with one of"):
+    with pytest.raises(ClientError, match=r"--music .*song\.exe: must end with one of"):
         build_manifest("oak", tmp_path, music=tmp_path / "song.exe")
-    with pytest.raises(ClientError, match="--listing .*listing.json: not valid JSON"):
+    with pytest.raises(ClientError, match=r"--listing .*listing\.json: not valid JSON"):
         build_manifest("oak", tmp_path, listing=tmp_path / "listing.json")
-    with pytest.raises(ClientError, match="field 'options.target_duration_s': must be between 10 and 600"):
+    with pytest.raises(ClientError, match=r"field 'options\.target_duration_s': must be between 10 and 600"):
         build_manifest("oak", tmp_path, target_duration_s=3)
     with pytest.raises(ClientError, match="without slashes"):
         build_manifest("../oak", tmp_path)
     (tmp_path / "listing.json").write_text(json.dumps({"price": "cheap"}))
-    with pytest.raises(ClientError, match="uploads/oak/manifest.json: field 'listing.price'"):
+    with pytest.raises(ClientError, match=r"uploads/oak/manifest\.json: field 'listing\.price'"):
         build_manifest("oak", tmp_path, listing=tmp_path / "listing.json")
 
 
