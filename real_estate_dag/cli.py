@@ -98,10 +98,13 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if client is None:
         print("the upload sensor will add the partition and launch the run")
         return 0
-    client.add_property(upload.key)
-    run_id = client.launch(upload.key, tags={"redag/upload_folder": upload.property_id,
-                                             "redag/manifest_sha256": upload.manifest_sha256,
-                                             "redag/launched_by": f"{PROG} submit"})
+    try:
+        client.add_property(upload.key)
+        run_id = client.launch(upload.key, tags={"redag/upload_folder": upload.property_id,
+                                                 "redag/manifest_sha256": upload.manifest_sha256,
+                                                 "redag/launched_by": f"{PROG} submit"})
+    except ClientError as exc:
+        raise ClientError(f"{exc} (the files are uploaded; run submit again to launch)") from exc
     print(f"launched run {run_id}")
     print(client.run_url(run_id))
     return 0
