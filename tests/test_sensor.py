@@ -82,3 +82,11 @@ def test_one_bad_upload_does_not_block_others(instance, tmp_path: Path, short_cl
     write_upload(tmp_path, "zzz-good", {"a.mp4": short_clip})
     result = tick(instance, tmp_path, None)
     assert [r.partition_key for r in result.run_requests] == ["zzz-good"]
+
+
+def test_leaves_manifests_launched_by_their_uploader_alone(instance, tmp_path: Path, short_clip: Path) -> None:
+    write_upload(tmp_path, "by-client", {"a.mp4": short_clip}, launch="client")
+    write_upload(tmp_path, "by-sensor", {"a.mp4": short_clip}, launch="sensor")
+    result = tick(instance, tmp_path, None)
+    assert [r.partition_key for r in result.run_requests] == ["by-sensor"]
+    assert not instance.has_dynamic_partition("property", "by-client")

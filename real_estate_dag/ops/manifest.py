@@ -14,6 +14,9 @@ MAX_VIDEOS = 50
 MIN_TARGET_S = 10.0
 MAX_TARGET_S = 600.0
 MAX_MANIFEST_BYTES = 256 * 1024
+# "sensor": the upload sensor launches the run; "client": the uploader launches it through GraphQL
+# (e.g. `real-estate-dag submit`) and the sensor leaves the manifest alone.
+LAUNCHERS = ("sensor", "client")
 
 
 class ManifestError(ValueError):
@@ -57,6 +60,7 @@ class Manifest:
     photos: tuple[str, ...] = ()
     listing: Listing = field(default_factory=Listing)
     options: Options = field(default_factory=Options)
+    launch: str = "sensor"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +79,7 @@ def manifest_from_dict(data: dict[str, Any]) -> Manifest:
         photos=tuple(data["photos"]),
         listing=Listing(**listing),
         options=Options(**options),
+        launch=data.get("launch", "sensor"),
     )
 
 
@@ -120,6 +125,10 @@ def parse_manifest(raw: bytes, file: str = "manifest.json", default_property_id:
         _relative_name(file, f"photos[{i}]", p, PHOTO_SUFFIXES) for i, p in enumerate(photos)
     )
 
+    launch = data.get("launch", "sensor")
+    if launch not in LAUNCHERS:
+        raise ManifestError(file, "launch", f"{launch!r} is not one of {', '.join(LAUNCHERS)}")
+
     return Manifest(
         property_id=property_id,
         videos=video_names,
@@ -127,6 +136,7 @@ def parse_manifest(raw: bytes, file: str = "manifest.json", default_property_id:
         photos=photo_names,
         listing=_listing(file, data.get("listing", {})),
         options=_options(file, data.get("options", {})),
+        launch=launch,
     )
 
 

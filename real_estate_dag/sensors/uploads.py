@@ -121,6 +121,12 @@ def evaluate_uploads(
             context.log.error(f"{manifest_key}: could not be read ({type(exc).__name__}: {exc}); "
                               "trying again next tick")
             continue
+        if parsed.launch == "client":
+            context.log.info(f"{manifest_key}: launched by its uploader (\"launch\": \"client\"); "
+                             "not requesting a run")
+            cursor.waiting.pop(folder, None)
+            cursor.done[folder] = manifest.version
+            continue
         listed = parsed.videos + ((parsed.music,) if parsed.music else ())
         missing = [name for name in listed if name not in files[folder]]
         if missing:

@@ -26,8 +26,10 @@ def test_full_manifest_round_trips() -> None:
         listing={"address": "123 Main St", "price": 650000, "bedrooms": 3, "bathrooms": 2,
                  "square_feet": 1800, "property_type": "house", "agent": {"name": "A", "phone": "1"}},
         options={"target_duration_s": 30, "aspects": ["9:16"]},
+        launch="client",
     ))
     assert m.listing.price == 650000 and m.listing.agent.name == "A"
+    assert m.launch == "client"
     assert m.options.aspects == ("16:9", "9:16")
     assert manifest_from_dict(m.to_dict()) == m
 
@@ -48,6 +50,7 @@ def test_full_manifest_round_trips() -> None:
         (raw(listing={"bedrooms": -1}), "listing.bedrooms", "between"),
         (raw(options={"target_duration_s": 5}), "options.target_duration_s", "between"),
         (raw(options={"aspects": ["2:1"]}), "options.aspects", "not one of"),
+        (raw(launch="cron"), "launch", "not one of"),
     ],
 )
 def test_errors_name_the_file_and_field(body: bytes, field: str, reason: str) -> None:
