@@ -89,7 +89,7 @@ def clip_pictures(clips: list[dict], video_frames: dict, quality_scores: dict) -
             video = decoded[c["video"]]
             middle = (c["in_s"] + c["out_s"]) / 2
             sample = min(video.sampled, key=lambda s: abs(s.time_s - middle))
-            frames.append((video.sampled_image(sample), f"#{c['order']} {c['room']} {c['duration_s']:.1f} s"))
+            frames.append((video.sampled_image(sample), f"#{c['order']} · {c['room']} · {c['duration_s']:.1f} s"))
         pictures["clip_frames"] = image_markdown(contact_sheet(frames), "chosen clips",
                                                  caption="The middle of each chosen clip, in showcase order.")
     return pictures

@@ -88,7 +88,7 @@ def sampled_contact_sheet(videos: list[dict], count: int = 24) -> MetadataValue:
     samples = [(video["name"], decoded, sample) for video in videos
                for decoded in [DecodedVideo.from_dict(video["decoded"])] for sample in decoded.sampled]
     picked = pick_evenly(samples, count)
-    sheet = contact_sheet([(decoded.sampled_image(sample), f"{name} {sample.time_s:.1f} s")
+    sheet = contact_sheet([(decoded.sampled_image(sample), f"{name} · {sample.time_s:.1f} s")
                            for name, decoded, sample in picked])
     return image_markdown(sheet, "contact sheet",
                           caption=f"{len(picked)} of {len(samples)} sampled frames, evenly spread")

@@ -21,7 +21,7 @@ MUTED = (110, 119, 129)
 GRID = (225, 228, 232)
 SHOT_COLOURS = ((47, 110, 186), (110, 168, 230))  # alternate so neighbouring shots stay apart
 CURVE = (214, 69, 65)
-MARK = (255, 196, 77)
+MARK = (255, 222, 150)
 MARGIN = 8
 T = TypeVar("T")
 
@@ -150,6 +150,7 @@ def shot_timeline(rows: Sequence[TimelineRow], width: int = 960) -> Image.Image:
         axis.draw_ticks(draw, bar_top, curve_top + curve_h, curve_top + curve_h + 2)
         for i, (start, end) in enumerate(row.shots_s):
             x0, x1 = axis.x(start), axis.x(end)
+            x0 += 1 if i else 0  # a white hairline between back-to-back shots
             draw.rectangle([x0, bar_top, max(x0, x1 - 1), bar_top + bar_h], fill=SHOT_COLOURS[i % 2])
         draw.rectangle([axis.left, curve_top, axis.right, curve_top + curve_h], outline=GRID)
         if row.probabilities is not None and len(row.probabilities):
@@ -174,7 +175,8 @@ def score_plot(series: Sequence[ScoreSeries], marks: Sequence[ClipMark] = (), wi
         top = MARGIN + r * row_h
         own = [m for m in marks if m.video == s.name]
         title = f"{s.name}: quality score of {len(s.scores)} sampled frames"
-        draw.text((MARGIN, top), title + (f", {len(own)} chosen clips" if marks else ""), font=font(12), fill=INK)
+        chosen = f", {len(own)} chosen clip" + ("" if len(own) == 1 else "s") if marks else ""
+        draw.text((MARGIN, top), title + chosen, font=font(12), fill=INK)
         axis = _Axis(s.duration_s, left, width - MARGIN)
         plot_top, plot_bottom = top + title_h, top + title_h + panel_height
 
