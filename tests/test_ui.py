@@ -1,12 +1,15 @@
 """The Dagster UI shows each asset's pictures and tables: a property materialised into a real Dagster
 home, a real dagster-webserver on loopback, and Debian's Chromium (headless) looking at the asset pages.
+The same run's log is checked for progress and summary lines.
 
 Markdown metadata longer than 1000 characters (every embedded image) sits behind a "[Show Markdown]"
 link in the metadata table of the asset's Events view; the test opens that dialog, checks that the
 images decoded and the tables rendered, and keeps a screenshot per asset under artifacts/ui/.
 """
 
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,9 +33,16 @@ KEY = "oak-st"
 ARTIFACTS = REPO / "artifacts" / "ui"
 
 
+@dataclass(frozen=True)
+class Materialised:
+    home: Path
+    store_root: Path
+    logs: dict[str, list[str]]  # step -> messages the step logged
+
+
 @pytest.fixture(scope="module")
-def materialised(tmp_path_factory: pytest.TempPathFactory, source_video: Path) -> tuple[Path, Path]:
-    """A Dagster home holding one materialised property (12 s of real footage), and its store."""
+def materialised(tmp_path_factory: pytest.TempPathFactory, source_video: Path) -> Materialised:
+    """A Dagster home holding one materialised property (12 s of real footage), its store and run log."""
     base = tmp_path_factory.mktemp("ui")
     home, root = base / "dagster_home", base / "store"
     home.mkdir()
@@ -49,14 +59,17 @@ def materialised(tmp_path_factory: pytest.TempPathFactory, source_video: Path) -
             result = materialize(list(defs.assets), partition_key=KEY, instance=instance,
                                  resources={"store": store, "models": ModelRegistry(device="cpu"),
                                             "io_manager": StoreJsonIOManager(store=store)})
+            logs: dict[str, list[str]] = {}
+            for entry in instance.all_logs(result.run_id):
+                if not entry.is_dagster_event and entry.step_key:
+                    logs.setdefault(entry.step_key, []).append(entry.user_message)
     assert result.success
-    return home, root
+    return Materialised(home, root, logs)
 
 
 @pytest.fixture(scope="module")
-def server(materialised: tuple[Path, Path]) -> Iterator[DagsterServer]:
-    home, root = materialised
-    with dagster_server(home, root) as running:
+def server(materialised: Materialised) -> Iterator[DagsterServer]:
+    with dagster_server(materialised.home, materialised.store_root) as running:
         # A fresh home would greet the first visitor with a community sign-up dialog; mark it seen.
         assert running.graphql("mutation { setNuxSeen }") == {"data": {"setNuxSeen": True}}
         yield running
@@ -146,3 +159,31 @@ def test_a_short_table_renders_inline_on_the_events_view(browser, server, capsys
     cells = [td.text for td in row.find_elements(By.CSS_SELECTOR, "table tbody tr:first-child td")]
     assert cells[:3] == ["0", "walk.mp4", cells[2]] and float(cells[5]) >= 2.0
     keep_screenshot(browser, "selected_clips_table", capsys, record_property)
+
+
+def test_run_log_has_progress_at_a_readable_rate_and_a_summary_per_step(materialised: Materialised) -> None:
+    logs = materialised.logs
+    summaries = {
+        "video_frames": r"video_frames: 1 video, 300 frames decoded, 24 sampled in [\d.]+ s \(\d+ frames/s\)",
+        "shot_boundaries": r"shot_boundaries: 1 video, 300 frames, \d+ shots in [\d.]+ s \(\d+ frames/s\), "
+                           r"backend transnetv2@[0-9a-f]{12} on cpu",
+        "room_labels": r"room_labels: 1 video, 24 sampled frames, \d+ segments in [\d.]+ s \([\d.]+ frames/s\), "
+                       r"backend mobilenet_v2_imagenet\+evidence@[0-9a-f]{12} on cpu",
+        "quality_scores": r"quality_scores: 1 video, 24 sampled frames scored in [\d.]+ s \([\d.]+ frames/s\), "
+                          r"mean score [\d.]+, backend pyiqa:piqe\+classical@tag-[0-9a-f]{8} on cpu",
+        "selected_clips": r"chose \d+ clips? from \d+ segments for a [\d.]+ s showcase \(target 10 s\).*",
+        "showcase_video": r"rendered 16:9 1920x1080 [\d.]+ s in [\d.]+ s -> file://.*/showcase.mp4",
+    }
+    for step, pattern in summaries.items():
+        assert [m for m in logs[step] if re.fullmatch(pattern, m)], (step, logs[step])
+    progress = {
+        "video_frames": r"walk.mp4: decoding: \d+/300 frames \(\d+%\), [\d.]+ frames/s",
+        "shot_boundaries": r"walk.mp4: shot model: \d+/300 frames \(\d+%\), [\d.]+ frames/s",
+        "room_labels": r"walk.mp4: room model: \d+/24 frames \(\d+%\), [\d.]+ frames/s",
+        "quality_scores": r"walk.mp4: quality: \d+/24 frames \(\d+%\), [\d.]+ frames/s",
+        "showcase_video": r"rendering 16:9: [\d.]+/[\d.]+ s \(\d+%\), [\d.]+x real time",
+    }
+    for step, pattern in progress.items():
+        lines = [m for m in logs[step] if re.fullmatch(pattern, m)]
+        assert 1 <= len(lines) <= 11, (step, logs[step])  # at most one per tenth, plus the last
+        assert "(100%)" in lines[-1] or step == "showcase_video", lines

@@ -110,8 +110,8 @@ def showcase_video(
         try:
             rendered = render_showcase(clips, title, render_dir / f"render_{aspect.replace(':', 'x')}.mp4",
                                        size, title_s=params["title_s"], crossfade_s=params["crossfade_s"],
-                                       music=music, progress=Progress(context.log.info, f"rendering {aspect}",
-                                                                      "s of video"))
+                                       music=music, progress=Progress(context.log.info, f"rendering {aspect}", "s",
+                                                                      rate_unit="x real time"))
         except FfmpegError as exc:
             raise RuntimeError(f"rendering the {aspect} showcase failed: {exc}") from exc
         seconds = time.perf_counter() - started

@@ -16,6 +16,7 @@ class Progress:
         what: str,
         unit: str,
         *,
+        rate_unit: str = "",
         fraction: float = 0.1,
         min_interval_s: float = 2.0,
         heartbeat_s: float = 60.0,
@@ -24,6 +25,7 @@ class Progress:
         self.log = log
         self.what = what
         self.unit = unit
+        self.rate_unit = rate_unit or f" {unit}/s"
         self.fraction = fraction
         self.min_interval_s = min_interval_s
         self.heartbeat_s = heartbeat_s
@@ -42,9 +44,9 @@ class Progress:
         if not (finished or (step_reached and since >= self.min_interval_s) or since >= self.heartbeat_s):
             return
         elapsed = now - self.started
-        rate = f", {done / elapsed:.1f} {self.unit}/s" if elapsed > 0 else ""
-        share = f"/{_number(total)} ({100 * done / total:.0f}%)" if total else ""
-        self.log(f"{self.what}: {_number(done)}{share} {self.unit}{rate}")
+        rate = f", {done / elapsed:.1f}{self.rate_unit}" if elapsed > 0 else ""
+        of_total = f"/{_number(total)} {self.unit} ({100 * done / total:.0f}%)" if total else f" {self.unit}"
+        self.log(f"{self.what}: {_number(done)}{of_total}{rate}")
         self.last_time, self.last_done = now, done
 
 

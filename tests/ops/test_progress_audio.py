@@ -27,17 +27,17 @@ def test_progress_logs_each_tenth_not_each_item() -> None:
         clock.now += 0.01  # 10 s in all: each tenth takes 1 s, under the 2 s minimum
         progress(done, 1000)
     assert 4 <= len(lines) <= 6
-    assert lines[-1] == "walk.mp4: decoding: 1000/1000 (100%) frames, 100.0 frames/s"
+    assert lines[-1] == "walk.mp4: decoding: 1000/1000 frames (100%), 100.0 frames/s"
 
 
 def test_progress_of_a_slow_step_beats_once_a_minute() -> None:
     lines: list[str] = []
     clock = Clock()
-    progress = Progress(lines.append, "render", "s of video", clock=clock)
+    progress = Progress(lines.append, "render", "s", rate_unit="x real time", clock=clock)
     for done in range(1, 301):
         clock.now += 1.0
         progress(done / 10, 0)  # unknown total
-    assert len(lines) == 5 and lines[0] == "render: 6 s of video, 0.1 s of video/s"
+    assert len(lines) == 5 and lines[0] == "render: 6 s, 0.1x real time"
     assert counted(1, "shot") == "1 shot" and counted(3, "video") == "3 videos"
 
 
