@@ -1,7 +1,6 @@
 """showcase_video: the rendered showcase, one file per requested aspect ratio."""
 
 import time
-from pathlib import Path
 
 from dagster import (
     AssetCheckResult,
@@ -20,11 +19,11 @@ from real_estate_dag.assets.common import (
     markdown_table,
     property_partitions,
 )
-from real_estate_dag.ops.audio import has_audio_stream, spectral_similarity
+from real_estate_dag.ops.audio import audio_problems
 from real_estate_dag.ops.ffmpeg import FfmpegError
 from real_estate_dag.ops.manifest import manifest_from_dict
 from real_estate_dag.ops.progress import Progress
-from real_estate_dag.ops.render import ASPECT_SIZES, RenderClip, RenderedVideo, render_showcase
+from real_estate_dag.ops.render import ASPECT_SIZES, RenderClip, render_showcase
 from real_estate_dag.ops.titlecard import draw_title_card
 from real_estate_dag.ops.visuals import fit_width, poster_frame
 from real_estate_dag.resources.store import RESULTS, LocalStore
@@ -32,29 +31,6 @@ from real_estate_dag.resources.store import RESULTS, LocalStore
 
 def result_name(aspect: str) -> str:
     return "showcase.mp4" if aspect == "16:9" else f"showcase_{aspect.replace(':', 'x')}.mp4"
-
-
-MUSIC_SIMILARITY = 0.8  # spectral cosine above which the rendered sound counts as the music
-
-
-def audio_problems_of(rendered: list[RenderedVideo], music: Path | None, music_s: float) -> list[str]:
-    """What is wrong with the sound of the rendered files: a missing stream, or (with music) other sound."""
-    problems = []
-    for video in rendered:
-        file = video.path
-        if not has_audio_stream(file):
-            problems.append(f"{file.name}: no audio stream")
-            continue
-        if music is None:
-            continue
-        # After the 1.5 s fade-in, within the first pass of the (looped) music and before the fade-out.
-        start = 1.5
-        span = min(5.0, music_s - start, video.duration_s - 2.0 - start)
-        if span >= 0.5:
-            similarity = spectral_similarity(file, music, start, span)
-            if similarity < MUSIC_SIMILARITY:
-                problems.append(f"{file.name}: sound differs from the music (spectral similarity {similarity:.2f})")
-    return problems
 
 
 @asset(
@@ -126,8 +102,8 @@ def showcase_video(
     main = outputs[0]
     expected = selected_clips["showcase_s"]
     longest_s = 1.1 * manifest.options.target_duration_s + 0.5
-    audio_problems = audio_problems_of(rendered_files, music,
-                                       property_manifest["music"]["duration_s"] if music else 0.0)
+    sound_problems = audio_problems([(r.path, r.duration_s) for r in rendered_files], music,
+                                    property_manifest["music"]["duration_s"] if music else 0.0)
     poster_at = params["title_s"] + min(1.0, clips[0].duration_s / 2)
     poster = fit_width(poster_frame(rendered_files[0].path, poster_at), 640)
     bad_format = [o["aspect"] for o in outputs
@@ -155,8 +131,8 @@ def showcase_video(
                              metadata={"expected_s": expected, "rendered_s": main["duration_s"],
                                        "target_s": manifest.options.target_duration_s,
                                        "longest_allowed_s": round(longest_s, 3)}),
-            AssetCheckResult(check_name="audio_present", passed=not audio_problems,
-                             metadata={"problems": MetadataValue.text("; ".join(audio_problems) or "none"),
+            AssetCheckResult(check_name="audio_present", passed=not sound_problems,
+                             metadata={"problems": MetadataValue.text("; ".join(sound_problems) or "none"),
                                        "audio": "music: " + manifest.music if manifest.music else "source audio"}),
         ],
     )

@@ -6,6 +6,8 @@ import av
 import numpy as np
 
 RATE = 16000
+MUSIC_SIMILARITY = 0.8  # spectral similarity above which a render's sound counts as the music
+FADE_IN_S, FADE_OUT_S = 1.5, 2.0  # as render.py fades the music
 
 
 def has_audio_stream(path: Path) -> bool:
@@ -46,3 +48,22 @@ def spectral_similarity(a: Path, b: Path, start_s: float, duration_s: float) -> 
     matter); low when they carry different sounds.
     """
     return float(spectrum(decode_mono(a, start_s, duration_s)) @ spectrum(decode_mono(b, start_s, duration_s)))
+
+
+def audio_problems(rendered: list[tuple[Path, float]], music: Path | None, music_s: float) -> list[str]:
+    """What is wrong with the sound of rendered ``(file, duration)`` pairs: a missing audio stream, or,
+    when ``music`` (``music_s`` long) was given, a sound that is not that music."""
+    problems = []
+    for file, duration_s in rendered:
+        if not has_audio_stream(file):
+            problems.append(f"{file.name}: no audio stream")
+            continue
+        if music is None:
+            continue
+        # After the fade-in, within the first pass of the (looped) music and before the fade-out.
+        span = min(5.0, music_s - FADE_IN_S, duration_s - FADE_OUT_S - FADE_IN_S)
+        if span >= 0.5:
+            similarity = spectral_similarity(file, music, FADE_IN_S, span)
+            if similarity < MUSIC_SIMILARITY:
+                problems.append(f"{file.name}: the sound is not the music (spectral similarity {similarity:.2f})")
+    return problems

@@ -3,8 +3,9 @@
 from pathlib import Path
 
 import pytest
+from media_helpers import ffmpeg
 
-from real_estate_dag.ops.audio import has_audio_stream, spectral_similarity
+from real_estate_dag.ops.audio import audio_problems, has_audio_stream, spectral_similarity
 from real_estate_dag.ops.manifest import Listing
 from real_estate_dag.ops.progress import Progress, counted
 from real_estate_dag.ops.render import RenderClip, render_showcase
@@ -69,9 +70,12 @@ def test_music_is_recognised_in_the_render_and_source_sound_is_not(renders: dict
     assert spectral_similarity(short_clip, music_track, 1.5, 3.0) < 0.3
 
 
-def test_a_video_without_sound_has_no_audio_stream(short_clip: Path, tmp_path: Path) -> None:
-    from media_helpers import ffmpeg
-
+def test_audio_problems_name_the_file_and_what_is_wrong(renders: dict, music_track: Path, tmp_path: Path) -> None:
     silent = tmp_path / "silent.mp4"
-    ffmpeg("-i", str(short_clip), "-t", "2", "-an", "-c:v", "copy", str(silent))
+    ffmpeg("-i", str(renders["music"].path), "-an", "-c:v", "copy", str(silent))
     assert not has_audio_stream(silent)
+    with_music, with_source = (renders[k].path for k in ("music", "source"))
+    assert audio_problems([(with_music, 7.0)], music_track, 90.0) == []
+    assert audio_problems([(with_source, 7.0), (silent, 7.0)], None, 0.0) == ["silent.mp4: no audio stream"]
+    [wrong] = audio_problems([(with_music, 7.0), (with_source, 7.0)], music_track, 90.0)
+    assert wrong.startswith("source.mp4: the sound is not the music (spectral similarity 0.")
