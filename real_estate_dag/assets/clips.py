@@ -99,7 +99,7 @@ def clip_pictures(clips: list[dict], video_frames: dict, quality_scores: dict) -
     partitions_def=property_partitions,
     group_name=GROUP,
     owners=OWNERS,
-    kinds={"python"},
+    kinds={"python", "parquet"},
     code_version="select-v1",
     dagster_type=DagsterAny,  # with check specs, Dagster would otherwise type the value as Nothing
     check_specs=[

@@ -39,7 +39,7 @@ def score_series(videos: list[dict], frame_rows: list[dict]) -> list[ScoreSeries
     partitions_def=property_partitions,
     group_name=GROUP,
     owners=OWNERS,
-    kinds={"pytorch"},
+    kinds={"pytorch", "parquet"},
     pool="gpu",
     code_version=code_version("quality-v1", "quality"),
     description="Per sampled frame: sharpness (Laplacian), exposure, camera stability (shake after "

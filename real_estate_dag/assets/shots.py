@@ -33,7 +33,7 @@ class ShotsConfig(Config):
     partitions_def=property_partitions,
     group_name=GROUP,
     owners=OWNERS,
-    kinds={"pytorch"},
+    kinds={"pytorch", "parquet"},
     pool="gpu",
     code_version=code_version("shots-v1", "shots"),
     description="Shots per video from TransNetV2 transition probabilities: [start, end] frames "
