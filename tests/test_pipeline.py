@@ -1,5 +1,8 @@
 """The whole asset graph materialised for one small real property."""
 
+import base64
+import io
+import re
 from pathlib import Path
 
 import av
@@ -7,6 +10,7 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 from media_helpers import write_upload
+from PIL import Image
 
 from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
@@ -54,6 +58,7 @@ def test_every_asset_materialises(pipeline) -> None:
     checks = {e.event_specific_data.check_name: e.event_specific_data.passed
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert checks["clips_inside_shots"] and checks["format"] and checks["duration_matches_edit"]
+    assert checks["audio_present"]  # both renders carry the music
 
 
 def test_metadata_records_counts_and_backends(pipeline) -> None:
@@ -64,6 +69,24 @@ def test_metadata_records_counts_and_backends(pipeline) -> None:
     assert metadata(result, "room_labels")["backend"] == "mobilenet_v2_imagenet+evidence"
     assert metadata(result, "quality_scores")["backend"] == "pyiqa:piqe+classical"
     assert "| order | video | room |" in metadata(result, "selected_clips")["edit_decision_list"]
+
+
+def test_metadata_pictures_are_embedded_small_images(pipeline) -> None:
+    _, result, _ = pipeline
+    pictures = {"video_frames": ["contact_sheet"], "shot_boundaries": ["timeline"], "room_labels": ["segments"],
+                "quality_scores": ["score_plot"], "selected_clips": ["score_plot", "clip_frames"],
+                "showcase_video": ["poster"]}
+    for asset, entries in pictures.items():
+        meta = metadata(result, asset)
+        for entry in entries:
+            uris = re.findall(r"\(data:image/(?:jpeg|png);base64,([A-Za-z0-9+/=]+)\)", meta[entry])
+            assert uris, (asset, entry)
+            for payload in uris:
+                image = Image.open(io.BytesIO(base64.b64decode(payload)))
+                assert len(base64.b64decode(payload)) < 150_000 and min(image.size) >= 20, (asset, entry)
+    segments = metadata(result, "room_labels")["segments"]
+    assert segments.count("![frames](data:image/jpeg") == min(50, metadata(result, "room_labels")["segment_count"])
+    assert len(segments) < 400_000
 
 
 def test_clips_never_cross_a_detected_cut(pipeline) -> None:

@@ -13,9 +13,19 @@ from dagster import (
     asset,
 )
 
-from real_estate_dag.assets.common import GROUP, OWNERS, markdown_table, property_partitions, publish_table
+from real_estate_dag.assets.common import (
+    GROUP,
+    OWNERS,
+    decoded_video,
+    image_markdown,
+    markdown_table,
+    property_partitions,
+    publish_table,
+)
+from real_estate_dag.assets.quality import score_series
 from real_estate_dag.ops.decode import TIMES_FILE
 from real_estate_dag.ops.select import Candidate, SelectionParams, select_clips
+from real_estate_dag.ops.visuals import ClipMark, contact_sheet, score_plot
 from real_estate_dag.resources.store import Store
 
 
@@ -66,11 +76,32 @@ def clips_inside_shots(clips: list[dict], shot_boundaries: dict) -> list[str]:
     ]
 
 
+def clip_pictures(
+    store: Store, clips: list[dict], video_frames: dict, quality_scores: dict
+) -> dict[str, MetadataValue]:
+    """The score plot with the chosen clips marked, and the sampled frame nearest each clip's middle."""
+    marks = [ClipMark(c["video"], c["in_s"], c["out_s"], f"#{c['order']}") for c in clips]
+    pictures = {"score_plot": image_markdown(
+        score_plot(score_series(video_frames["videos"], quality_scores["frames"]), marks), "chosen clips", "PNG",
+        caption="Quality score over time; the shaded spans are the chosen clips, numbered in showcase order.")}
+    if clips:
+        decoded = {v["name"]: decoded_video(store, v) for v in video_frames["videos"]}
+        frames = []
+        for c in clips:
+            video = decoded[c["video"]]
+            middle = (c["in_s"] + c["out_s"]) / 2
+            sample = min(video.sampled, key=lambda s: abs(s.time_s - middle))
+            frames.append((video.sampled_image(sample), f"#{c['order']} · {c['room']} · {c['duration_s']:.1f} s"))
+        pictures["clip_frames"] = image_markdown(contact_sheet(frames), "chosen clips",
+                                                 caption="The middle of each chosen clip, in showcase order.")
+    return pictures
+
+
 @asset(
     partitions_def=property_partitions,
     group_name=GROUP,
     owners=OWNERS,
-    kinds={"python"},
+    kinds={"python", "parquet"},
     code_version="select-v1",
     dagster_type=DagsterAny,  # with check specs, Dagster would otherwise type the value as Nothing
     check_specs=[
@@ -123,6 +154,7 @@ def selected_clips(
                 {k: c[k] for k in ("order", "video", "room", "in_s", "out_s", "duration_s", "score",
                                    "stability")} for c in clips
             ]),
+            **clip_pictures(store, clips, video_frames, quality_scores),
         },
         check_results=[
             AssetCheckResult(check_name="clips_inside_shots", passed=not outside,

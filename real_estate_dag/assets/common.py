@@ -5,9 +5,11 @@ from dataclasses import replace
 from typing import Any
 
 from dagster import DynamicPartitionsDefinition, Failure, MetadataValue
+from PIL import Image
 
 from real_estate_dag.gpu_resources.backends import Backend
 from real_estate_dag.ops.decode import DecodedVideo
+from real_estate_dag.ops.visuals import data_uri
 from real_estate_dag.resources.store import RESULTS, Store
 
 property_partitions = DynamicPartitionsDefinition(name="property")
@@ -33,6 +35,11 @@ def bad_input(message: str, **metadata: Any) -> Failure:
 def provenance(backend: Backend, device: str) -> dict[str, Any]:
     """Which model produced an asset's values: shown in the UI next to what it computed."""
     return {"backend": backend.name, "weights_sha256": backend.digest, "device": device}
+
+
+def image_markdown(image: Image.Image, alt: str, fmt: str = "JPEG", caption: str = "") -> MetadataValue:
+    """An image the UI shows inside the metadata, embedded as a data URI (at most 150 KB)."""
+    return MetadataValue.md(f"![{alt}]({data_uri(image, fmt)})" + (f"\n\n{caption}" if caption else ""))
 
 
 def markdown_table(rows: list[Mapping[str, Any]], limit: int = 50) -> MetadataValue:

@@ -3,11 +3,20 @@
 import re
 import time
 
-from dagster import AssetExecutionContext, Config, MaterializeResult, asset
+from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 
-from real_estate_dag.assets.common import GROUP, OWNERS, bad_input, markdown_table, property_partitions
-from real_estate_dag.ops.decode import decode_video
+from real_estate_dag.assets.common import (
+    GROUP,
+    OWNERS,
+    bad_input,
+    image_markdown,
+    markdown_table,
+    property_partitions,
+)
+from real_estate_dag.ops.decode import DecodedVideo, decode_video
 from real_estate_dag.ops.probe import MediaError
+from real_estate_dag.ops.progress import Progress, counted
+from real_estate_dag.ops.visuals import contact_sheet, pick_evenly
 from real_estate_dag.resources.store import Store, work_prefix
 
 
@@ -35,17 +44,14 @@ def video_frames(
 ) -> MaterializeResult:
     key = context.partition_key
     videos = []
+    decoded_videos: list[tuple[str, DecodedVideo]] = []
     rows = []
+    run_started = time.perf_counter()
     for index, video in enumerate(property_manifest["videos"]):
         facts = video["facts"]
         folder = video_dir_name(index, video["name"])
         out_dir, prefix = store.work_dir(key, "frames", folder), work_prefix(key, "frames", folder)
         started = time.perf_counter()
-
-        def progress(done: int, total: int, name: str = video["name"]) -> None:
-            if done and total:
-                context.log.debug(f"{name}: decoded {done}/{total} frames")
-
         try:
             decoded = decode_video(
                 store.local_path(video["key"]),
@@ -55,7 +61,7 @@ def video_frames(
                 sample_fps=config.sample_fps,
                 sample_short_side=config.sample_short_side,
                 expected_frames=facts["frame_count_estimate"],
-                progress=progress,
+                progress=Progress(context.log.info, f"{video['name']}: decoding", "frames"),
             )
         except MediaError as exc:
             raise bad_input(str(exc), file=video["key"]) from exc
@@ -66,13 +72,29 @@ def video_frames(
         # downstream steps find the streams by store key: on S3 they may run on another machine
         videos.append({"name": video["name"], "key": video["key"],
                        "decoded": {**decoded.to_dict(), "directory": prefix}})
+        decoded_videos.append((video["name"], decoded))
         rows.append({"video": video["name"], "frames": decoded.frame_count, "fps": decoded.fps,
                      "sampled": len(decoded.sampled), "decode_s": round(seconds, 2)})
+    frames, sampled = sum(r["frames"] for r in rows), sum(r["sampled"] for r in rows)
+    seconds = time.perf_counter() - run_started
+    context.log.info(f"video_frames: {counted(len(rows), 'video')}, {frames} frames decoded, {sampled} sampled "
+                     f"in {seconds:.1f} s ({frames / seconds:.0f} frames/s)")
     return MaterializeResult(
         value={"videos": videos},
         metadata={
-            "frame_count": sum(r["frames"] for r in rows),
-            "sampled_count": sum(r["sampled"] for r in rows),
+            "frame_count": frames,
+            "sampled_count": sampled,
             "videos": markdown_table(rows),
+            "contact_sheet": sampled_contact_sheet(decoded_videos),
         },
     )
+
+
+def sampled_contact_sheet(videos: list[tuple[str, DecodedVideo]], count: int = 24) -> MetadataValue:
+    """Sampled frames spread evenly over all the footage, captioned with video and time."""
+    samples = [(name, decoded, sample) for name, decoded in videos for sample in decoded.sampled]
+    picked = pick_evenly(samples, count)
+    sheet = contact_sheet([(decoded.sampled_image(sample), f"{name} · {sample.time_s:.1f} s")
+                           for name, decoded, sample in picked])
+    return image_markdown(sheet, "contact sheet",
+                          caption=f"{len(picked)} of {len(samples)} sampled frames, evenly spread")

@@ -9,6 +9,7 @@ from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
     decoded_video,
+    image_markdown,
     markdown_table,
     property_partitions,
     provenance,
@@ -19,14 +20,27 @@ from real_estate_dag.gpu_resources.batching import run_batched
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops import quality
 from real_estate_dag.ops.decode import DecodedVideo
+from real_estate_dag.ops.progress import Progress, counted
+from real_estate_dag.ops.visuals import ScoreSeries, score_plot
 from real_estate_dag.resources.store import Store
+
+
+def score_series(videos: list[dict], frame_rows: list[dict]) -> list[ScoreSeries]:
+    """Per video: the time and combined score of each sampled frame, for plotting."""
+    series = []
+    for entry in videos:
+        decoded = DecodedVideo.from_dict(entry["decoded"])
+        rows = [r for r in frame_rows if r["video"] == entry["name"]]
+        series.append(ScoreSeries(entry["name"], decoded.frame_count / decoded.fps,
+                                  np.array([r["time_s"] for r in rows]), np.array([r["score"] for r in rows])))
+    return series
 
 
 @asset(
     partitions_def=property_partitions,
     group_name=GROUP,
     owners=OWNERS,
-    kinds={"pytorch"},
+    kinds={"pytorch", "parquet"},
     pool="gpu",
     code_version=code_version("quality-v1", "quality"),
     description="Per sampled frame: sharpness (Laplacian), exposure, camera stability (shake after "
@@ -43,6 +57,7 @@ def quality_scores(
     model = models.quality_model()
     frames_out = []
     shots_out = []
+    run_started = time.perf_counter()
     for entry, shots in zip(video_frames["videos"], shot_boundaries["videos"], strict=True):
         decoded = decoded_video(store, entry)
         started = time.perf_counter()
@@ -51,13 +66,17 @@ def quality_scores(
         stability = quality.stability(motion, decoded.fps, centres, [tuple(s) for s in shots["shots"]])
 
         classical: list[tuple[float, float]] = []
+        progress = Progress(context.log.info, f"{entry['name']}: quality", "frames")
 
-        def score(batch: list, decoded: DecodedVideo = decoded, classical: list = classical) -> np.ndarray:
+        def score(batch: list, decoded: DecodedVideo = decoded, classical: list = classical,
+                  progress: Progress = progress) -> np.ndarray:
             images = [decoded.sampled_image(s) for s in batch]
             for image in images:
                 luma = quality.grey(np.asarray(image))
                 classical.append((quality.sharpness(luma), quality.exposure(luma)))
-            return model.score(images)
+            scores = model.score(images)
+            progress(len(classical), len(decoded.sampled))
+            return scores
 
         raw = run_batched(list(decoded.sampled), models.batch_size, score)
         iqa = model.normalise(raw)
@@ -86,6 +105,11 @@ def quality_scores(
     url = publish_table(store, context.partition_key, "quality", frames_out)
     backend = model.backend
     scores = [r["score"] for r in frames_out]
+    seconds = time.perf_counter() - run_started
+    videos = video_frames["videos"]
+    context.log.info(f"quality_scores: {counted(len(videos), 'video')}, {len(frames_out)} sampled frames "
+                     f"scored in {seconds:.1f} s ({len(frames_out) / seconds:.1f} frames/s), "
+                     f"mean score {np.mean(scores):.3f}, backend {backend.version_tag} on {model.device}")
     return MaterializeResult(
         value={"backend": backend.version_tag, "frames": frames_out, "shots": shots_out},
         metadata={
@@ -93,6 +117,9 @@ def quality_scores(
             "mean_score": round(float(np.mean(scores)), 4),
             **provenance(backend, model.device),
             "table_url": MetadataValue.url(url),
+            "score_plot": image_markdown(score_plot(score_series(videos, frames_out)), "quality scores", "PNG",
+                                         caption="Combined quality score (0..1) of each sampled frame over time; "
+                                         "the chosen clips are marked on selected_clips."),
             "shots": markdown_table(shots_out),
         },
     )

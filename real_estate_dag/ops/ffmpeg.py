@@ -1,6 +1,9 @@
 """Running the ffmpeg binary that ships inside imageio-ffmpeg (argument lists, never a shell)."""
 
 import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -14,12 +17,29 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def run_ffmpeg(args: list[str], timeout_s: float, cwd: Path | None = None) -> None:
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, cwd=cwd, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise FfmpegError(f"ffmpeg did not finish within {timeout_s:.0f} s") from exc
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
-        raise FfmpegError(f"ffmpeg exited with status {proc.returncode}: {tail}")
+def run_ffmpeg(args: list[str], timeout_s: float, cwd: Path | None = None,
+               progress: Callable[[float], None] | None = None) -> None:
+    """Run ffmpeg with ``args``; ``progress`` receives the output time written so far, in seconds,
+    from ffmpeg's ``-progress`` lines (stderr is kept in a file for the error message)."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:1",
+           "-y", *args]
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=cwd)
+        timer = threading.Timer(timeout_s, proc.kill)
+        timer.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                key, _, value = line.strip().partition("=")
+                if progress and key == "out_time_us" and value.isdigit():
+                    progress(int(value) / 1e6)
+            returncode = proc.wait()
+        finally:
+            timed_out = not timer.is_alive()
+            timer.cancel()
+        if returncode != 0:
+            if timed_out:
+                raise FfmpegError(f"ffmpeg did not finish within {timeout_s:.0f} s")
+            err.seek(0)
+            tail = "\n".join(err.read().strip().splitlines()[-8:])
+            raise FfmpegError(f"ffmpeg exited with status {returncode}: {tail}")

@@ -1,5 +1,6 @@
 """Render the edit decision list with one ffmpeg filter graph: title card, crossfades, music."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,12 +115,15 @@ def render_showcase(
     crossfade_s: float,
     music: Path | None = None,
     timeout_s: float | None = None,
+    progress: Callable[[float, float], None] | None = None,
 ) -> RenderedVideo:
+    """Render ``clips`` after the title card; ``progress`` receives (seconds written, total seconds)."""
     args, total = build_command(
         clips, title_png, out, size, title_s=title_s, crossfade_s=crossfade_s, music=music
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    run_ffmpeg(args, timeout_s=timeout_s or max(300.0, 20.0 * total))
+    run_ffmpeg(args, timeout_s=timeout_s or max(300.0, 20.0 * total),
+               progress=(lambda seconds: progress(min(seconds, total), total)) if progress else None)
     rendered = inspect_video(out)
     if (rendered.width, rendered.height) != size or rendered.video_codec != "h264":
         raise RuntimeError(f"render produced {rendered}, expected h264 at {size}")

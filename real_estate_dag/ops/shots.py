@@ -41,6 +41,8 @@ def transition_probabilities(
                 progress(min(len(out) * STEP, n), n)
     if batch:
         out.extend(predict(np.stack(batch))[:, PAD : PAD + STEP])
+    if progress:
+        progress(n, n)
     return np.concatenate(out)[:n]
 
 
