@@ -13,7 +13,14 @@ from dagster import (
     asset,
 )
 
-from real_estate_dag.assets.common import GROUP, OWNERS, markdown_table, property_partitions, publish_table
+from real_estate_dag.assets.common import (
+    GROUP,
+    OWNERS,
+    STORAGE_RETRY,
+    markdown_table,
+    property_partitions,
+    publish_table,
+)
 from real_estate_dag.ops.decode import DecodedVideo
 from real_estate_dag.ops.select import Candidate, SelectionParams, select_clips
 from real_estate_dag.resources.store import LocalStore
@@ -73,6 +80,7 @@ def clips_inside_shots(clips: list[dict], shot_boundaries: dict) -> list[str]:
     owners=OWNERS,
     kinds={"python"},
     code_version="select-v1",
+    retry_policy=STORAGE_RETRY,
     dagster_type=DagsterAny,  # with check specs, Dagster would otherwise type the value as Nothing
     check_specs=[
         AssetCheckSpec("clips_inside_shots", asset="selected_clips",

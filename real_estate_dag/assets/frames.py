@@ -5,7 +5,14 @@ import time
 
 from dagster import AssetExecutionContext, Config, MaterializeResult, asset
 
-from real_estate_dag.assets.common import GROUP, OWNERS, bad_input, markdown_table, property_partitions
+from real_estate_dag.assets.common import (
+    GROUP,
+    OWNERS,
+    STORAGE_RETRY,
+    bad_input,
+    markdown_table,
+    property_partitions,
+)
 from real_estate_dag.ops.decode import decode_video
 from real_estate_dag.ops.probe import MediaError
 from real_estate_dag.resources.store import LocalStore
@@ -14,6 +21,8 @@ from real_estate_dag.resources.store import LocalStore
 class FramesConfig(Config):
     sample_fps: float = 2.0
     sample_short_side: int = 224
+    # wall-clock decode budget per video: this many seconds per second of footage, at least a minute
+    decode_budget_factor: float = 5.0
 
 
 def video_dir_name(index: int, name: str) -> str:
@@ -26,6 +35,7 @@ def video_dir_name(index: int, name: str) -> str:
     owners=OWNERS,
     kinds={"python", "numpy"},
     code_version="frames-v1",
+    retry_policy=STORAGE_RETRY,
     description="Each video decoded once: every frame at 48x27 for shot detection, plus sampled "
     "frames (2 fps, short side 224 px) as JPEGs for room labels and quality.",
 )
@@ -54,6 +64,7 @@ def video_frames(
                 sample_short_side=config.sample_short_side,
                 expected_frames=facts["frame_count_estimate"],
                 progress=progress,
+                timeout_s=max(60.0, config.decode_budget_factor * facts["duration_s"]),
             )
         except MediaError as exc:
             raise bad_input(str(exc), file=video["key"]) from exc

@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
+    STORAGE_RETRY,
     markdown_table,
     property_partitions,
     provenance,
@@ -28,6 +29,7 @@ from real_estate_dag.resources.store import LocalStore
     kinds={"pytorch"},
     pool="gpu",
     code_version=code_version("quality-v1", "quality"),
+    retry_policy=STORAGE_RETRY,
     description="Per sampled frame: sharpness (Laplacian), exposure, camera stability (shake after "
     "smoothing the frame-to-frame motion) and a pyiqa no-reference score; combined 0..1, and "
     "averaged per shot.",

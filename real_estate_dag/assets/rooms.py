@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
+    STORAGE_RETRY,
     markdown_table,
     property_partitions,
     provenance,
@@ -33,6 +34,7 @@ class RoomsConfig(Config):
     kinds={"pytorch"},
     pool="gpu",
     code_version=code_version("rooms-v1", "rooms"),
+    retry_policy=STORAGE_RETRY,
     description="Room type per segment (shots, split where the label changes inside a long take), "
     "with confidence and top-3, from the room model's per-frame probabilities.",
 )

@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
+    STORAGE_RETRY,
     markdown_table,
     property_partitions,
     provenance,
@@ -33,6 +34,7 @@ class ShotsConfig(Config):
     kinds={"pytorch"},
     pool="gpu",
     code_version=code_version("shots-v1", "shots"),
+    retry_policy=STORAGE_RETRY,
     description="Shots per video from TransNetV2 transition probabilities: [start, end] frames "
     "(inclusive) and seconds.",
 )

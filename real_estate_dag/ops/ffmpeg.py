@@ -1,5 +1,6 @@
 """Running the ffmpeg binary that ships inside imageio-ffmpeg (argument lists, never a shell)."""
 
+import signal
 import subprocess
 from pathlib import Path
 
@@ -22,4 +23,8 @@ def run_ffmpeg(args: list[str], timeout_s: float, cwd: Path | None = None) -> No
         raise FfmpegError(f"ffmpeg did not finish within {timeout_s:.0f} s") from exc
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-8:])
+        if "No space left on device" in proc.stderr:
+            raise FfmpegError(f"ffmpeg ran out of disk space writing its output: {tail}")
+        if proc.returncode == -signal.SIGXFSZ:
+            raise FfmpegError("ffmpeg's output exceeded the file size limit (RLIMIT_FSIZE)")
         raise FfmpegError(f"ffmpeg exited with status {proc.returncode}: {tail}")

@@ -13,3 +13,8 @@ def env_or(name: str, default: str) -> EnvVar | str:
 
 def env_int_or(name: str, default: int) -> EnvVar | int:
     return EnvVar.int(name) if os.environ.get(name) else default
+
+
+def env_number(name: str, default: float) -> float:
+    """A plain number for a Config default (shown and overridable in the launchpad)."""
+    return float(os.environ.get(name) or default)

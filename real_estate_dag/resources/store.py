@@ -14,6 +14,8 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
+from real_estate_dag.ops.keys import check_partition_key
+
 UPLOADS, WORK, RESULTS = "uploads", "work", "results"
 
 
@@ -26,6 +28,7 @@ class StoredObject:
     key: str
     size: int
     version: str  # changes whenever the content may have changed (mtime+size here, ETag on S3)
+    modified: float | None = None  # last change, seconds since the epoch; None where the store cannot tell
 
 
 class LocalStore(ConfigurableResource):
@@ -59,7 +62,8 @@ class LocalStore(ConfigurableResource):
             if file.is_file() and not file.is_symlink():
                 stat = file.stat()
                 key = file.relative_to(root).as_posix()
-                objects.append(StoredObject(key, stat.st_size, f"{stat.st_mtime_ns}-{stat.st_size}"))
+                objects.append(StoredObject(key, stat.st_size, f"{stat.st_mtime_ns}-{stat.st_size}",
+                                            stat.st_mtime))
         return objects
 
     def list_folders(self, prefix: str) -> list[str]:
@@ -78,7 +82,7 @@ class LocalStore(ConfigurableResource):
 
     def work_dir(self, partition_key: str, *parts: str) -> Path:
         """A local scratch folder for one property's intermediates."""
-        path = self.path("/".join([WORK, partition_key, *parts]))
+        path = self.path("/".join([WORK, check_partition_key(partition_key), *parts]))
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -86,9 +90,27 @@ class LocalStore(ConfigurableResource):
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".tmp-", delete=False) as tmp:
-            tmp.write(data)
+            try:
+                tmp.write(data)
+                tmp.flush()
+            except BaseException:
+                Path(tmp.name).unlink(missing_ok=True)
+                raise
         os.replace(tmp.name, target)
         return self.url(key)
+
+    def delete(self, key: str) -> None:
+        """Remove one object (a no-op when it is already gone) and any folders it leaves empty."""
+        target = self.path(key)
+        target.unlink(missing_ok=True)
+        root = self._root()
+        for folder in target.parents:
+            if folder == root or folder.parent == root:
+                break
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
     def publish(self, local_file: Path, key: str) -> str:
         """Copy ``local_file`` to ``key`` so readers see either the old or the new file, never half."""
@@ -100,6 +122,8 @@ class LocalStore(ConfigurableResource):
                 os.replace(local_file, tmp)
             else:
                 shutil.copyfile(local_file, tmp)
+            with open(tmp, "rb") as written:
+                os.fsync(written.fileno())
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)
