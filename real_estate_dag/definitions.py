@@ -14,6 +14,7 @@ from real_estate_dag.jobs import showcase_job
 from real_estate_dag.resources.env import DEFAULT_STORE_ROOT, env_int_or, env_or
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
 from real_estate_dag.resources.store import LocalStore
+from real_estate_dag.retention import retention_job, retention_schedule
 from real_estate_dag.sensors.uploads import local_upload_sensor
 
 store = LocalStore(root=env_or("REDAG_STORE_ROOT", DEFAULT_STORE_ROOT))
@@ -36,7 +37,8 @@ defs = Definitions(
         selected_clips,
         showcase_video,
     ],
-    jobs=[showcase_job],
+    jobs=[showcase_job, retention_job],
+    schedules=[retention_schedule],
     sensors=[local_upload_sensor],
     resources={"store": store, "models": models, "io_manager": StoreJsonIOManager(store=store)},
 )
