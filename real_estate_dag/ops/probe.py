@@ -139,7 +139,7 @@ def _check_tail(
         return
     near_end = max(0.0, duration - 1.0)
     try:
-        container.seek(int(near_end / stream.time_base), stream=stream, backward=True)
+        container.seek(int(near_end / stream.time_base), stream=stream, any_frame=True)
         has_data = any(packet.size for packet in _first_packets(container, stream, 8))
     except av.error.FFmpegError as exc:
         raise MediaError(f"{name}: cannot be read near its end ({exc.strerror or exc}); "

@@ -27,7 +27,7 @@ def _size(n: int) -> str:
 def check_file_size(name: str, size: int, limits: MediaLimits) -> None:
     if size > limits.max_file_bytes:
         raise LimitError(f"{name}: is {_size(size)}; the limit is {_size(limits.max_file_bytes)} "
-                         "(REDAG_MAX_FILE_BYTES)")
+                         "(REDAG_MAX_FILE_MIB)")
 
 
 def check_video_header(name: str, width: int, height: int, duration_s: float, fps: float,
