@@ -59,6 +59,7 @@ def retention_job() -> None:
 
 
 retention_schedule = ScheduleDefinition(
+    name="retention_schedule",
     job=retention_job,
     cron_schedule="30 3 * * *",
     default_status=DefaultScheduleStatus.RUNNING,

@@ -21,7 +21,7 @@ class Listed(Protocol):
 
 @dataclass(frozen=True)
 class RetentionPolicy:
-    work_days: float = 7.0  # a property's work area goes once nothing in it changed for this long
+    work_days: float = 7.0  # a work area goes once nothing in it changed for this long (abandoned .tmp-* aside)
     tmp_hours: float = 1.0  # temporary files (.tmp-*) left by killed writers
     results_days: float = 0.0  # published results likewise; 0 keeps them forever
 
@@ -44,18 +44,15 @@ def plan_cleanup(objects: Iterable[Listed], now: float, policy: RetentionPolicy,
             groups.setdefault((parts[0], parts[1]), []).append(obj)
     removals = []
     for (area, key), group in sorted(groups.items()):
+        abandoned = [obj for obj in group if obj.key.rsplit("/", 1)[-1].startswith(TMP_PREFIX)
+                     and obj.modified is not None and now - obj.modified > policy.tmp_hours * HOUR]
+        removals += [Removal(obj.key, obj.size, key, "temporary") for obj in abandoned]
+        live = [obj for obj in group if obj not in abandoned]
+        known = [obj.modified for obj in live if obj.modified is not None]
         days = policy.work_days if area == work else policy.results_days
-        known = [obj.modified for obj in group if obj.modified is not None]
-        if days > 0 and len(known) == len(group) and now - max(known) > days * DAY:
+        if live and days > 0 and len(known) == len(live) and now - max(known) > days * DAY:
             reason = "intermediates" if area == work else "results"
-            removals += [Removal(obj.key, obj.size, key, reason) for obj in group]
-            continue
-        removals += [
-            Removal(obj.key, obj.size, key, "temporary")
-            for obj in group
-            if obj.key.rsplit("/", 1)[-1].startswith(TMP_PREFIX)
-            and obj.modified is not None and now - obj.modified > policy.tmp_hours * HOUR
-        ]
+            removals += [Removal(obj.key, obj.size, key, reason) for obj in live]
     return removals
 
 
