@@ -14,6 +14,7 @@ from real_estate_dag.jobs import showcase_job
 from real_estate_dag.resources.env import env_int_or, env_or, store_from_env
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
 from real_estate_dag.resources.s3_store import S3Store
+from real_estate_dag.retention import retention_job, retention_schedule
 from real_estate_dag.sensors.uploads import local_upload_sensor, s3_upload_sensor
 
 store = store_from_env()
@@ -36,7 +37,8 @@ defs = Definitions(
         selected_clips,
         showcase_video,
     ],
-    jobs=[showcase_job],
+    jobs=[showcase_job, retention_job],
+    schedules=[retention_schedule],
     sensors=[s3_upload_sensor if isinstance(store, S3Store) else local_upload_sensor],
     resources={"store": store, "models": models, "io_manager": StoreJsonIOManager(store=store)},
 )

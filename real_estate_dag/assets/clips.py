@@ -16,6 +16,7 @@ from dagster import (
 from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
+    STORAGE_RETRY,
     decoded_video,
     image_markdown,
     markdown_table,
@@ -103,6 +104,7 @@ def clip_pictures(
     owners=OWNERS,
     kinds={"python", "parquet"},
     code_version="select-v1",
+    retry_policy=STORAGE_RETRY,
     dagster_type=DagsterAny,  # with check specs, Dagster would otherwise type the value as Nothing
     check_specs=[
         AssetCheckSpec("clips_inside_shots", asset="selected_clips",

@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from dagster import DynamicPartitionsDefinition, Failure, MetadataValue
+from dagster import Backoff, DynamicPartitionsDefinition, Failure, Jitter, MetadataValue, RetryPolicy
 from PIL import Image
 
 from real_estate_dag.gpu_resources.backends import Backend
@@ -15,6 +15,8 @@ from real_estate_dag.resources.store import RESULTS, Store
 property_partitions = DynamicPartitionsDefinition(name="property")
 GROUP = "showcase"
 OWNERS = ["team:media-pipeline"]
+# For transient storage and worker faults; bad input raises Failure(allow_retries=False) instead.
+STORAGE_RETRY = RetryPolicy(max_retries=3, delay=2.0, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 
 
 def decoded_video(store: Store, entry: dict[str, Any]) -> DecodedVideo:

@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
+    STORAGE_RETRY,
     bad_input,
     image_markdown,
     markdown_table,
@@ -23,6 +24,8 @@ from real_estate_dag.resources.store import Store, work_prefix
 class FramesConfig(Config):
     sample_fps: float = 2.0
     sample_short_side: int = 224
+    # wall-clock decode budget per video: this many seconds per second of footage, at least a minute
+    decode_budget_factor: float = 5.0
 
 
 def video_dir_name(index: int, name: str) -> str:
@@ -35,6 +38,7 @@ def video_dir_name(index: int, name: str) -> str:
     owners=OWNERS,
     kinds={"python", "numpy"},
     code_version="frames-v2",
+    retry_policy=STORAGE_RETRY,
     description="Each video decoded once: every frame at 48x27 for shot detection, plus sampled "
     "frames (2 fps, short side 224 px) as JPEGs for room labels and quality, saved in the store under "
     "work/<property>/frames/.",
@@ -62,6 +66,7 @@ def video_frames(
                 sample_short_side=config.sample_short_side,
                 expected_frames=facts["frame_count_estimate"],
                 progress=Progress(context.log.info, f"{video['name']}: decoding", "frames"),
+                timeout_s=max(60.0, config.decode_budget_factor * facts["duration_s"]),
             )
         except MediaError as exc:
             raise bad_input(str(exc), file=video["key"]) from exc

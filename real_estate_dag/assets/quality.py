@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
+    STORAGE_RETRY,
     decoded_video,
     image_markdown,
     markdown_table,
@@ -43,6 +44,7 @@ def score_series(videos: list[dict], frame_rows: list[dict]) -> list[ScoreSeries
     kinds={"pytorch", "parquet"},
     pool="gpu",
     code_version=code_version("quality-v1", "quality"),
+    retry_policy=STORAGE_RETRY,
     description="Per sampled frame: sharpness (Laplacian), exposure, camera stability (shake after "
     "smoothing the frame-to-frame motion) and a pyiqa no-reference score; combined 0..1, and "
     "averaged per shot.",

@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
+    STORAGE_RETRY,
     decoded_video,
     markdown_table,
     property_partitions,
@@ -45,6 +46,7 @@ def segment_strip(decoded: DecodedVideo, samples: list[int], count: int = 3) -> 
     kinds={"pytorch", "parquet"},
     pool="gpu",
     code_version=code_version("rooms-v2", "rooms"),
+    retry_policy=STORAGE_RETRY,
     description="Room type per segment (shots, split where the label changes inside a long take), "
     "with confidence and top-3, from the room model's per-frame probabilities.",
 )

@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataVa
 from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
+    STORAGE_RETRY,
     decoded_video,
     image_markdown,
     markdown_table,
@@ -36,6 +37,7 @@ class ShotsConfig(Config):
     kinds={"pytorch", "parquet"},
     pool="gpu",
     code_version=code_version("shots-v1", "shots"),
+    retry_policy=STORAGE_RETRY,
     description="Shots per video from TransNetV2 transition probabilities: [start, end] frames "
     "(inclusive) and seconds.",
 )

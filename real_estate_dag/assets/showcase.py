@@ -14,6 +14,7 @@ from dagster import (
 from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
+    STORAGE_RETRY,
     bad_input,
     image_markdown,
     markdown_table,
@@ -39,6 +40,7 @@ def result_name(aspect: str) -> str:
     owners=OWNERS,
     kinds={"ffmpeg", "video"},
     code_version="render-v1",
+    retry_policy=STORAGE_RETRY,
     check_specs=[
         AssetCheckSpec("format", asset="showcase_video",
                        description="H.264 video at the requested frame size with an AAC audio track."),
@@ -76,8 +78,8 @@ def showcase_video(
     music = store.local_path(property_manifest["music"]["key"]) if property_manifest["music"] else None
     params = selected_clips["params"]
     render_dir = store.work_dir(key, "render")
-    outputs = []
     rendered_files = []
+    renders = []
     for aspect in manifest.options.aspects:
         size = ASPECT_SIZES[aspect]
         title = draw_title_card(manifest.listing, manifest.property_id, size,
@@ -90,7 +92,10 @@ def showcase_video(
                                                                       rate_unit="x real time"))
         except FfmpegError as exc:
             raise RuntimeError(f"rendering the {aspect} showcase failed: {exc}") from exc
-        seconds = time.perf_counter() - started
+        renders.append((aspect, rendered, time.perf_counter() - started))
+    # Publish only once every aspect rendered and verified, so a failure leaves the previous set whole.
+    outputs = []
+    for aspect, rendered, seconds in renders:
         url = store.publish(rendered.path, f"{RESULTS}/{key}/{result_name(aspect)}")
         context.log.info(f"rendered {aspect} {rendered.width}x{rendered.height} "
                          f"{rendered.duration_s:.1f} s in {seconds:.1f} s -> {url}")

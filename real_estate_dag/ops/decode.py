@@ -9,6 +9,7 @@ Frame indices count decoded frames from 0; times are presentation times in secon
 """
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +24,10 @@ from real_estate_dag.ops.probe import MediaError
 SHOT_W, SHOT_H = 48, 27
 TIMES_FILE = "times.npy"
 ProgressFn = Callable[[int, int], None]
+
+
+class DecodeTimeoutError(TimeoutError):
+    """Decoding ran past its wall-clock budget (a stalled or overloaded worker; worth a retry)."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +89,13 @@ def decode_video(
     sample_short_side: int = 224,
     expected_frames: int = 0,
     progress: ProgressFn | None = None,
+    timeout_s: float | None = None,
 ) -> DecodedVideo:
-    """Decode ``path`` once, writing the shot stream and sampled frames under ``out_dir``."""
+    """Decode ``path`` once, writing the shot stream and sampled frames under ``out_dir``.
+
+    Frames are placed by their presentation times, so variable-frame-rate video samples correctly.
+    """
+    deadline = time.monotonic() + timeout_s if timeout_s else None
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "sampled").mkdir(exist_ok=True)
     quarter_turns = (rotation // 90) % 4
@@ -119,6 +129,9 @@ def decode_video(
                     next_sample_t = (t // (1.0 / sample_fps) + 1) / sample_fps
                 if progress and index % 250 == 0:
                     progress(index, expected_frames)
+                if deadline and time.monotonic() > deadline:
+                    raise DecodeTimeoutError(f"{name}: decoding did not finish within {timeout_s:.0f} s "
+                                             f"({index + 1} frames done)")
         except av.error.FFmpegError as exc:
             if not times:
                 raise MediaError(f"{name}: no frame could be decoded ({exc.strerror or exc})") from exc

@@ -1,5 +1,6 @@
 """Running the ffmpeg binary that ships inside imageio-ffmpeg (argument lists, never a shell)."""
 
+import signal
 import subprocess
 import tempfile
 import threading
@@ -41,5 +42,10 @@ def run_ffmpeg(args: list[str], timeout_s: float, cwd: Path | None = None,
             if timed_out:
                 raise FfmpegError(f"ffmpeg did not finish within {timeout_s:.0f} s")
             err.seek(0)
-            tail = "\n".join(err.read().strip().splitlines()[-8:])
+            stderr = err.read()
+            tail = "\n".join(stderr.strip().splitlines()[-8:])
+            if "No space left on device" in stderr:
+                raise FfmpegError(f"ffmpeg ran out of disk space writing its output: {tail}")
+            if returncode == -signal.SIGXFSZ:
+                raise FfmpegError("ffmpeg's output exceeded the file size limit (RLIMIT_FSIZE)")
             raise FfmpegError(f"ffmpeg exited with status {returncode}: {tail}")

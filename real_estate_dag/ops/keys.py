@@ -21,3 +21,17 @@ def property_key(property_id: str) -> str:
     slug = _INVALID_RUN.sub("-", ascii_id.lower()).strip("-")[:55].strip("-")
     digest = hashlib.sha256(property_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return f"{slug}-{digest}" if slug else f"property-{digest}"
+
+
+class UnsafePartitionKeyError(ValueError):
+    pass
+
+
+def check_partition_key(key: str) -> str:
+    """``key`` itself when it is safe to use in storage paths, else an error naming it."""
+    if not KEY_PATTERN.fullmatch(key):
+        raise UnsafePartitionKeyError(
+            f"partition key {key!r} must match [a-z0-9_-]{{1,64}}; add properties through the upload "
+            "sensor, which maps any upload folder name to such a key"
+        )
+    return key

@@ -2,6 +2,8 @@
 
 import json
 import math
+import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -17,6 +19,8 @@ MAX_MANIFEST_BYTES = 256 * 1024
 # "sensor": the upload sensor launches the run; "client": the uploader launches it through GraphQL
 # (e.g. `real-estate-dag submit`) and the sensor leaves the manifest alone.
 LAUNCHERS = ("sensor", "client")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ManifestError(ValueError):
@@ -110,9 +114,13 @@ def parse_manifest(raw: bytes, file: str = "manifest.json", default_property_id:
     video_names = tuple(
         _relative_name(file, f"videos[{i}]", v, VIDEO_SUFFIXES) for i, v in enumerate(videos)
     )
-    duplicates = sorted({v for v in video_names if video_names.count(v) > 1})
-    if duplicates:
-        raise ManifestError(file, "videos", f"lists {duplicates[0]!r} more than once")
+    folded: dict[str, str] = {}
+    for name in video_names:
+        same = unicodedata.normalize("NFC", name).casefold()
+        if same in folded:
+            how = "more than once" if folded[same] == name else f"twice, as {folded[same]!r} and {name!r}"
+            raise ManifestError(file, "videos", f"lists {name!r} {how}")
+        folded[same] = name
 
     music = data.get("music")
     if music is not None:
@@ -143,14 +151,14 @@ def parse_manifest(raw: bytes, file: str = "manifest.json", default_property_id:
 def _relative_name(file: str, field_name: str, value: Any, suffixes: tuple[str, ...]) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ManifestError(file, field_name, "must be a non-empty file name")
-    if "://" in value or value.startswith(("/", "\\", "~")) or "\\" in value or "\x00" in value:
-        raise ManifestError(file, field_name, f"{value!r} must be a plain path inside the upload folder")
-    parts = PurePosixPath(value).parts
-    if any(part in ("..", ".") for part in parts) or len(value) > 255:
+    if _CONTROL.search(value):
+        raise ManifestError(file, field_name, f"{value!r} contains control characters")
+    if (_SCHEME.match(value) or value.startswith(("/", "\\", "~")) or "\\" in value
+            or any(part in ("..", ".") for part in value.split("/")) or len(value) > 255):
         raise ManifestError(file, field_name, f"{value!r} must be a plain path inside the upload folder")
     if not value.lower().endswith(suffixes):
         raise ManifestError(file, field_name, f"{value!r} must end with one of {', '.join(suffixes)}")
-    return value
+    return PurePosixPath(value).as_posix()
 
 
 def _optional_number(file: str, field_name: str, value: Any, maximum: float) -> float | None:

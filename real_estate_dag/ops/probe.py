@@ -6,6 +6,8 @@ from typing import Any
 
 import av
 
+from real_estate_dag.ops.validate import MediaLimits, check_audio_header, check_video_header
+
 
 class MediaError(ValueError):
     """A media file that cannot be used; the message names the file and the reason."""
@@ -49,7 +51,8 @@ def _open(path: Path, name: str, what: str) -> av.container.InputContainer:
         raise MediaError(f"{name}: not a readable {what} file ({exc.strerror or exc})") from exc
 
 
-def probe_video(path: Path, name: str) -> VideoFacts:
+def probe_video(path: Path, name: str, limits: MediaLimits | None = None) -> VideoFacts:
+    """Facts from the container header; ``limits`` are checked before any frame is decoded."""
     with _open(path, name, "media") as container:
         if not container.streams.video:
             kinds = ", ".join(sorted({s.type for s in container.streams})) or "no streams"
@@ -58,7 +61,6 @@ def probe_video(path: Path, name: str) -> VideoFacts:
         ctx = stream.codec_context
         if not ctx.width or not ctx.height:
             raise MediaError(f"{name}: video stream has no frame size")
-        rotation = _rotation(container, stream)
         duration = _duration(container, stream)
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
@@ -66,6 +68,10 @@ def probe_video(path: Path, name: str) -> VideoFacts:
             duration, fps, frames = _scan_timing(container, stream, name)
         else:
             frames = stream.frames or round(duration * fps)
+        if limits is not None:
+            check_video_header(name, ctx.width, ctx.height, duration, fps, limits)
+        _check_tail(container, stream, duration, name)
+        rotation = _rotation(container, stream)
         return VideoFacts(
             duration_s=round(duration, 3),
             fps=round(fps, 3),
@@ -79,7 +85,7 @@ def probe_video(path: Path, name: str) -> VideoFacts:
         )
 
 
-def probe_audio(path: Path, name: str) -> AudioFacts:
+def probe_audio(path: Path, name: str, limits: MediaLimits | None = None) -> AudioFacts:
     with _open(path, name, "audio") as container:
         if not container.streams.audio:
             raise MediaError(f"{name}: has no audio stream")
@@ -87,6 +93,8 @@ def probe_audio(path: Path, name: str) -> AudioFacts:
         duration = _duration(container, stream)
         if duration <= 0:
             raise MediaError(f"{name}: audio stream has no duration")
+        if limits is not None:
+            check_audio_header(name, duration, limits)
         return AudioFacts(
             duration_s=round(duration, 3),
             codec=stream.codec_context.name,
@@ -123,17 +131,53 @@ def _scan_timing(
     return duration, count / duration, count
 
 
+def _check_tail(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, duration: float, name: str
+) -> None:
+    """Refuse a file whose index promises frames its data no longer holds (an upload cut short)."""
+    if not stream.time_base:
+        return
+    near_end = max(0.0, duration - 1.0)
+    try:
+        container.seek(int(near_end / stream.time_base), stream=stream, any_frame=True)
+        has_data = any(packet.size for packet in _first_packets(container, stream, 8))
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"{name}: cannot be read near its end ({exc.strerror or exc}); "
+                         "the file is probably truncated") from exc
+    if not has_data:
+        raise MediaError(f"{name}: is truncated: it declares {duration:.2f} s but holds no video data "
+                         f"after {near_end:.2f} s")
+    container.seek(0, stream=stream)
+
+
+def _first_packets(container: av.container.InputContainer, stream: av.stream.Stream, n: int) -> list[av.Packet]:
+    packets = []
+    for packet in container.demux(stream):
+        packets.append(packet)
+        if len(packets) >= n:
+            break
+    return packets
+
+
 def _rotation(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
-    """Clockwise display rotation in degrees (0, 90, 180, 270) from the display matrix or tag."""
+    """Clockwise display rotation in degrees (0, 90, 180, 270) from the tag or the display matrix.
+
+    Angles between quarter turns (a tilted phone) snap to the nearest one: frames are only ever
+    turned by whole quarters.
+    """
     tag = stream.metadata.get("rotate")
     if tag is not None:
         try:
-            return int(tag) % 360
+            return _quarter(float(tag))
         except ValueError:
             return 0
     for packet in container.demux(stream):
         frame_list = packet.decode()
         if frame_list:
             # PyAV reports the display matrix angle counter-clockwise.
-            return round(-frame_list[0].rotation) % 360
+            return _quarter(-frame_list[0].rotation)
     return 0
+
+
+def _quarter(degrees: float) -> int:
+    return round(degrees / 90) % 4 * 90

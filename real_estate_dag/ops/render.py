@@ -1,7 +1,8 @@
 """Render the edit decision list with one ffmpeg filter graph: title card, crossfades, music."""
 
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import av
@@ -11,6 +12,10 @@ from real_estate_dag.ops.ffmpeg import run_ffmpeg
 ASPECT_SIZES = {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080), "4:5": (1080, 1350)}
 FPS = 30
 AUDIO_RATE = 48000
+
+
+class RenderError(RuntimeError):
+    """A render that finished but is not what was asked for."""
 
 
 @dataclass(frozen=True)
@@ -117,26 +122,42 @@ def render_showcase(
     timeout_s: float | None = None,
     progress: Callable[[float, float], None] | None = None,
 ) -> RenderedVideo:
-    """Render ``clips`` after the title card; ``progress`` receives (seconds written, total seconds)."""
-    args, total = build_command(
-        clips, title_png, out, size, title_s=title_s, crossfade_s=crossfade_s, music=music
-    )
+    """Render to a temporary name beside ``out``, verify it with PyAV, then rename it to ``out``;
+    ``progress`` receives (seconds written, total seconds).
+
+    On any failure (ffmpeg error, timeout, disk full, a wrong result) the temporary file is removed
+    and ``out`` is left as it was.
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
-    run_ffmpeg(args, timeout_s=timeout_s or max(300.0, 20.0 * total),
-               progress=(lambda seconds: progress(min(seconds, total), total)) if progress else None)
-    rendered = inspect_video(out)
-    if (rendered.width, rendered.height) != size or rendered.video_codec != "h264":
-        raise RuntimeError(f"render produced {rendered}, expected h264 at {size}")
-    if rendered.audio_codec != "aac":
-        raise RuntimeError(f"render produced no AAC audio track: {rendered}")
-    if abs(rendered.duration_s - total) > 0.5:
-        raise RuntimeError(f"render is {rendered.duration_s:.2f} s long, expected {total:.2f} s")
-    return rendered
+    tmp = out.parent / f".tmp-{os.getpid()}-{out.name}"
+    args, total = build_command(
+        clips, title_png, tmp, size, title_s=title_s, crossfade_s=crossfade_s, music=music
+    )
+    try:
+        run_ffmpeg(args, timeout_s=timeout_s or max(300.0, 20.0 * total),
+                   progress=(lambda seconds: progress(min(seconds, total), total)) if progress else None)
+        rendered = inspect_video(tmp)
+        if (rendered.width, rendered.height) != size or rendered.video_codec != "h264":
+            raise RenderError(f"render produced {rendered}, expected h264 at {size}")
+        if rendered.audio_codec != "aac":
+            raise RenderError(f"render produced no AAC audio track: {rendered}")
+        if abs(rendered.duration_s - total) > 0.5:
+            raise RenderError(f"render is {rendered.duration_s:.2f} s long, expected {total:.2f} s")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return replace(rendered, path=out)
 
 
 def inspect_video(path: Path) -> RenderedVideo:
     """Read back a rendered file with PyAV: codecs, frame size and duration."""
-    with av.open(str(path)) as container:
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise RenderError(f"{path.name}: the render cannot be opened ({exc.strerror or exc})") from exc
+    with container:
+        if not container.streams.video:
+            raise RenderError(f"{path.name}: the render has no video stream")
         video = container.streams.video[0]
         audio = container.streams.audio[0] if container.streams.audio else None
         duration = container.duration / av.time_base if container.duration else 0.0

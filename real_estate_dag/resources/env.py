@@ -36,3 +36,6 @@ def store_from_env() -> Store:
             max_attempts=env_int_or("REDAG_S3_MAX_ATTEMPTS", 10),
         )
     raise ValueError(f"REDAG_STORE={kind!r}: expected 'local' or 's3'")
+def env_number(name: str, default: float) -> float:
+    """A plain number for a Config default (shown and overridable in the launchpad)."""
+    return float(os.environ.get(name) or default)

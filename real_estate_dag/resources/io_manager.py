@@ -5,6 +5,7 @@ from typing import Any
 
 from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
 
+from real_estate_dag.ops.keys import check_partition_key
 from real_estate_dag.resources.store import WORK, Store
 
 
@@ -13,7 +14,7 @@ class StoreJsonIOManager(ConfigurableIOManager):
 
     def _key(self, context: InputContext | OutputContext) -> str:
         asset = "/".join(context.asset_key.path)
-        return f"{WORK}/{context.asset_partition_key}/values/{asset}.json"
+        return f"{WORK}/{check_partition_key(context.asset_partition_key)}/values/{asset}.json"
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         key = self._key(context)

@@ -103,7 +103,7 @@ class S3Store(Store):
 
     def list_objects(self, prefix: str) -> list[StoredObject]:
         skip = len(self.prefix.strip("/") + "/") if self.prefix.strip("/") else 0
-        objects = [StoredObject(o["Key"][skip:], o["Size"], o["ETag"].strip('"'))
+        objects = [StoredObject(o["Key"][skip:], o["Size"], o["ETag"].strip('"'), o["LastModified"].timestamp())
                    for o in get_objects(self.bucket, self._folder(prefix), client=self._s3())]
         return sorted(objects, key=lambda o: o.key)
 
@@ -168,6 +168,9 @@ class S3Store(Store):
     def write_bytes(self, key: str, data: bytes) -> str:
         self._s3().put_object(Bucket=self.bucket, Key=self._object(key), Body=data)
         return self.url(key)
+
+    def delete(self, key: str) -> None:
+        self._s3().delete_object(Bucket=self.bucket, Key=self._object(key))
 
     def publish(self, local_file: Path, key: str) -> str:
         self._upload(local_file, key)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
+from real_estate_dag.ops.keys import check_partition_key
+
 UPLOADS, WORK, RESULTS = "uploads", "work", "results"
 
 
@@ -28,6 +30,7 @@ class StoredObject:
     key: str
     size: int
     version: str  # changes whenever the content may have changed (mtime+size here, ETag on S3)
+    modified: float | None = None  # last change, seconds since the epoch; None where the store cannot tell
 
 
 class Store(ConfigurableResource):
@@ -68,6 +71,10 @@ class Store(ConfigurableResource):
     def write_bytes(self, key: str, data: bytes) -> str: ...
 
     @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove one object; a no-op when it is already gone."""
+
+    @abstractmethod
     def publish(self, local_file: Path, key: str) -> str:
         """Store ``local_file`` at ``key`` so readers see either the old or the new object, never half;
         returns its URL. ``local_file`` may be moved away."""
@@ -77,7 +84,7 @@ class Store(ConfigurableResource):
 
 
 def work_prefix(partition_key: str, *parts: str) -> str:
-    return "/".join([WORK, partition_key, *parts])
+    return "/".join([WORK, check_partition_key(partition_key), *parts])
 
 
 class LocalStore(Store):
@@ -111,7 +118,8 @@ class LocalStore(Store):
             if file.is_file() and not file.is_symlink():
                 stat = file.stat()
                 key = file.relative_to(root).as_posix()
-                objects.append(StoredObject(key, stat.st_size, f"{stat.st_mtime_ns}-{stat.st_size}"))
+                objects.append(StoredObject(key, stat.st_size, f"{stat.st_mtime_ns}-{stat.st_size}",
+                                            stat.st_mtime))
         return objects
 
     def list_folders(self, prefix: str) -> list[str]:
@@ -142,9 +150,27 @@ class LocalStore(Store):
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".tmp-", delete=False) as tmp:
-            tmp.write(data)
+            try:
+                tmp.write(data)
+                tmp.flush()
+            except BaseException:
+                Path(tmp.name).unlink(missing_ok=True)
+                raise
         os.replace(tmp.name, target)
         return self.url(key)
+
+    def delete(self, key: str) -> None:
+        """Remove one object (a no-op when it is already gone) and any folders it leaves empty."""
+        target = self.path(key)
+        target.unlink(missing_ok=True)
+        root = self._root()
+        for folder in target.parents:
+            if folder == root or folder.parent == root:
+                break
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
     def publish(self, local_file: Path, key: str) -> str:
         target = self.path(key)
@@ -155,6 +181,8 @@ class LocalStore(Store):
                 os.replace(local_file, tmp)
             else:
                 shutil.copyfile(local_file, tmp)
+            with open(tmp, "rb") as written:
+                os.fsync(written.fileno())
             os.replace(tmp, target)
         finally:
             tmp.unlink(missing_ok=True)

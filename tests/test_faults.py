@@ -1,0 +1,158 @@
+"""Fault tests: a run worker SIGKILLed mid-render and re-executed from failure, disk full during a
+render (a real 1 MiB tmpfs) and a file size limit (RLIMIT_FSIZE), timeouts on decode and ffmpeg."""
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from dagster import DagsterInstance, DagsterRunStatus
+from dagster._core.instance.ref import InstanceRef
+from media_helpers import ffmpeg, write_upload
+
+from real_estate_dag.assets.common import STORAGE_RETRY
+from real_estate_dag.definitions import defs
+from real_estate_dag.ops.decode import DecodeTimeoutError, decode_video
+from real_estate_dag.ops.ffmpeg import FfmpegError, run_ffmpeg
+from real_estate_dag.ops.manifest import Listing
+from real_estate_dag.ops.render import RenderClip, inspect_video, render_showcase
+from real_estate_dag.ops.titlecard import draw_title_card
+from real_estate_dag.resources.store import LocalStore
+from real_estate_dag.retention import retention_job
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+KEY = "killed-prop"
+
+
+@pytest.fixture(scope="module")
+def clip12(short_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("faults") / "clip12.mp4"
+    ffmpeg("-i", str(short_clip), "-t", "12", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(out))
+    return out
+
+
+def step_starts(instance: DagsterInstance, run_id: str) -> list[str]:
+    return [e.step_key for e in instance.all_logs(run_id) if e.dagster_event and
+            e.dagster_event.event_type_value == "STEP_START"]
+
+
+def test_a_run_killed_mid_render_is_re_executed_from_failure(tmp_path: Path, clip12: Path) -> None:
+    home, root = tmp_path / "home", tmp_path / "store"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    write_upload(root, KEY, {"walk.mp4": clip12}, options={"target_duration_s": 10})
+    env = {**os.environ, "DAGSTER_HOME": str(home), "REDAG_STORE_ROOT": str(root),
+           "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)])}
+    log = tmp_path / "worker.log"
+    render_dir = root / "work" / KEY / "render"
+    with log.open("w") as out:
+        worker = subprocess.Popen([sys.executable, str(TESTS / "run_job.py"), "run", KEY], env=env, cwd=REPO,
+                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 400
+    while not list(render_dir.glob(".tmp-*")):  # ffmpeg has started writing the showcase
+        assert worker.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.2)
+    os.killpg(worker.pid, signal.SIGKILL)  # the worker and its ffmpeg child, as when a pod dies
+    worker.wait()
+
+    instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
+    [killed] = instance.get_runs()
+    assert killed.status == DagsterRunStatus.STARTED  # nobody recorded the death yet
+    instance.report_run_failed(killed, "run worker killed (SIGKILL)")  # what run monitoring does
+    assert "showcase_video" in step_starts(instance, killed.run_id)
+    assert not (root / "results" / KEY / "showcase.mp4").exists()  # nothing half-written was published
+    [partial] = list(render_dir.glob(".tmp-*"))
+
+    rerun = subprocess.run([sys.executable, str(TESTS / "run_job.py"), "reexecute", killed.run_id], env=env,
+                           cwd=REPO, capture_output=True, text=True, timeout=400)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    child = next(r for r in instance.get_runs() if r.run_id != killed.run_id)
+    assert child.status == DagsterRunStatus.SUCCESS and child.parent_run_id == killed.run_id
+    assert step_starts(instance, child.run_id) == ["showcase_video"]  # finished steps are not redone
+    showcase = inspect_video(root / "results" / KEY / "showcase.mp4")
+    assert (showcase.width, showcase.video_codec, showcase.audio_codec) == (1920, "h264", "aac")
+    assert not list((root / "results").rglob(".tmp-*"))
+
+    # the killed render's temporary file is what retention's temporary-file rule is for
+    assert partial.exists()
+    retention_job.execute_in_process(
+        resources={"store": LocalStore(root=str(root))},
+        run_config={"ops": {"remove_expired_files": {"config": {"tmp_hours": 0.0}}}},
+    )
+    assert not partial.exists() and (root / "results" / KEY / "showcase.mp4").exists()
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB tmpfs, almost filled, so a render runs out of space part-way."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    try:
+        stat = os.statvfs(mount)
+        (mount / "filler").write_bytes(bytes(stat.f_bavail * stat.f_frsize - 64 * 1024))
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def render_small(clip: Path, out: Path, tmp: Path) -> None:
+    title = draw_title_card(Listing(address="1 Full Disk Rd"), "disk-full", (640, 360), tmp / "title.png")
+    render_showcase([RenderClip(clip, 0.0, 6.0, True, 16 / 9)], title, out, (640, 360), title_s=2.0,
+                    crossfade_s=0.5)
+
+
+def test_disk_full_during_render_fails_clearly_and_keeps_the_previous_result(
+    small_fs: Path, clip12: Path, tmp_path: Path
+) -> None:
+    previous = b"the previous good showcase" * 100
+    (small_fs / "showcase.mp4").write_bytes(previous)
+    with pytest.raises(FfmpegError, match="ffmpeg ran out of disk space writing its output"):
+        render_small(clip12, small_fs / "showcase.mp4", tmp_path)
+    assert sorted(p.name for p in small_fs.iterdir()) == ["filler", "showcase.mp4"]  # no temporary left
+    assert (small_fs / "showcase.mp4").read_bytes() == previous
+
+
+def test_publishing_onto_a_full_disk_keeps_the_previous_result(small_fs: Path, clip12: Path) -> None:
+    store = LocalStore(root=str(small_fs))
+    store.write_bytes("results/p/showcase.mp4", b"previous")
+    with pytest.raises(OSError, match="No space left on device"):
+        store.publish(clip12, "results/p/showcase.mp4")
+    assert store.read_bytes("results/p/showcase.mp4") == b"previous"
+    assert [o.key for o in store.list_objects("results")] == ["results/p/showcase.mp4"]
+
+
+def test_a_file_size_limit_during_render_fails_clearly(clip12: Path, tmp_path: Path) -> None:
+    """The same failure without a mount: RLIMIT_FSIZE, inherited by the ffmpeg child."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    try:
+        with pytest.raises(FfmpegError, match="exceeded the file size limit"):
+            render_small(clip12, tmp_path / "out" / "showcase.mp4", tmp_path)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_decode_and_ffmpeg_have_wall_clock_budgets(clip12: Path, tmp_path: Path) -> None:
+    with pytest.raises(DecodeTimeoutError, match=r"clip12.mp4: decoding did not finish within 0 s"):
+        decode_video(clip12, "clip12.mp4", tmp_path / "frames", timeout_s=1e-6)
+    started = time.monotonic()
+    with pytest.raises(FfmpegError, match="did not finish within 1 s"):
+        run_ffmpeg(["-f", "lavfi", "-re", "-i", "testsrc=duration=60", "-f", "null", "-"], timeout_s=1)
+    assert time.monotonic() - started < 10
+
+
+def test_assets_that_touch_storage_retry_with_backoff_and_jitter() -> None:
+    nodes = defs.resolve_implicit_global_asset_job_def().graph.node_defs
+    assert len(nodes) == 7
+    for node in nodes:
+        assert node.retry_policy == STORAGE_RETRY, node.name
+    assert STORAGE_RETRY.backoff.value == "EXPONENTIAL" and STORAGE_RETRY.jitter.value == "PLUS_MINUS"

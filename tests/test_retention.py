@@ -1,0 +1,103 @@
+"""Retention on a real temporary store: what goes, what stays, and what it reports."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from dagster import DefaultScheduleStatus
+
+from real_estate_dag.definitions import defs
+from real_estate_dag.ops.retention import RetentionPolicy, plan_cleanup
+from real_estate_dag.resources.store import LocalStore, StoredObject
+from real_estate_dag.retention import retention_job
+
+DAY, HOUR = 86400, 3600
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalStore:
+    now = time.time()
+    files = {
+        "uploads/old-prop/walk.mp4": (5000, 90 * DAY),
+        "uploads/old-prop/.tmp-upload-part": (10, 30 * DAY),  # an uploader's own temporary: never ours
+        "work/old-prop/frames/00-walk/shot_stream.u8": (4000, 10 * DAY),
+        "work/old-prop/values/property_manifest.json": (300, 9 * DAY),
+        "work/busy-prop/frames/00-walk/shot_stream.u8": (7000, 20 * DAY),
+        "work/busy-prop/values/selected_clips.json": (200, 1 * HOUR),  # touched recently: keep the area
+        "work/busy-prop/render/.tmp-41-render_16x9.mp4": (900, 2 * HOUR),  # left by a killed render
+        "work/busy-prop/render/.tmp-42-render_16x9.mp4": (800, 10 * 60),  # a render still running
+        "results/old-prop/showcase.mp4": (6000, 60 * DAY),
+        "results/old-prop/.tmp-7-showcase.mp4": (1500, 3 * HOUR),
+    }
+    for key, (size, age) in files.items():
+        path = tmp_path / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(size))
+        os.utime(path, (now - age, now - age))
+    return LocalStore(root=str(tmp_path))
+
+
+def run(store: LocalStore, **config: object):
+    result = retention_job.execute_in_process(
+        resources={"store": store}, run_config={"ops": {"remove_expired_files": {"config": config}}})
+    [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    return {k: v.value for k, v in output.event_specific_data.metadata.items()}
+
+
+def keys(store: LocalStore) -> set[str]:
+    return {o.key for area in ("uploads", "work", "results") for o in store.list_objects(area)}
+
+
+def test_stale_work_areas_and_old_temporaries_go_uploads_and_results_stay(store: LocalStore) -> None:
+    meta = run(store, work_days=7.0)
+    assert keys(store) == {
+        "uploads/old-prop/walk.mp4",
+        "uploads/old-prop/.tmp-upload-part",
+        "work/busy-prop/frames/00-walk/shot_stream.u8",
+        "work/busy-prop/values/selected_clips.json",
+        "work/busy-prop/render/.tmp-42-render_16x9.mp4",
+        "results/old-prop/showcase.mp4",
+    }
+    assert meta["files_removed"] == 4 and meta["bytes_freed"] == 4000 + 300 + 900 + 1500
+    assert meta["properties"] == 2
+    assert "| old-prop | intermediates | 2 | 4300 |" in meta["freed"]
+    assert "| busy-prop | temporary | 1 | 900 |" in meta["freed"]
+    assert "| old-prop | temporary | 1 | 1500 |" in meta["freed"]
+    assert not (Path(store.root) / "work/old-prop").exists()  # emptied folders go too
+    assert (Path(store.root) / "work").is_dir()
+
+
+def test_results_go_only_when_configured_and_dry_run_deletes_nothing(store: LocalStore) -> None:
+    before = keys(store)
+    meta = run(store, work_days=7.0, results_days=30.0, dry_run=True)
+    assert keys(store) == before
+    assert meta["dry_run"] and "| old-prop | results | 1 | 6000 |" in meta["freed"]
+    run(store, work_days=7.0, results_days=30.0)
+    assert not [k for k in keys(store) if k.startswith("results/")]
+    assert {k for k in keys(store) if k.startswith("uploads/")} == {"uploads/old-prop/walk.mp4",
+                                                                    "uploads/old-prop/.tmp-upload-part"}
+
+
+def test_objects_of_unknown_age_are_kept() -> None:
+    objects = [StoredObject("work/p/a.npy", 10, "etag", None), StoredObject("work/p/.tmp-1-b", 5, "etag", None),
+               StoredObject("work/q/a.npy", 10, "etag", 0.0)]
+    removals = plan_cleanup(objects, now=100 * DAY, policy=RetentionPolicy(work_days=1))
+    assert [r.key for r in removals] == ["work/q/a.npy"]
+
+
+def test_the_cleanup_runs_daily_by_default() -> None:
+    schedule = defs.get_schedule_def("retention_schedule")
+    assert schedule.job_name == "retention_job"
+    assert schedule.cron_schedule == "30 3 * * *"
+    assert schedule.default_status == DefaultScheduleStatus.RUNNING
+
+
+def test_a_stale_area_with_a_live_temporary_is_in_use_and_kept() -> None:
+    now = 100 * DAY
+    objects = [StoredObject("work/p/values/a.json", 10, "v", now - 30 * DAY),
+               StoredObject("work/p/render/.tmp-9-render.mp4", 5, "v", now - 60)]
+    assert plan_cleanup(objects, now=now, policy=RetentionPolicy(work_days=7)) == []
+    objects[1] = StoredObject("work/p/render/.tmp-9-render.mp4", 5, "v", now - 2 * HOUR)
+    assert {(r.key, r.reason) for r in plan_cleanup(objects, now=now, policy=RetentionPolicy(work_days=7))} == {
+        ("work/p/values/a.json", "intermediates"), ("work/p/render/.tmp-9-render.mp4", "temporary")}
