@@ -14,7 +14,9 @@ from real_estate_dag.jobs import showcase_job
 from real_estate_dag.resources.env import DEFAULT_STORE_ROOT, env_int_or, env_or
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
 from real_estate_dag.resources.store import LocalStore
+from real_estate_dag.resources.webhooks import WebhookNotifier
 from real_estate_dag.sensors.uploads import local_upload_sensor
+from real_estate_dag.sensors.webhooks import showcase_failure_webhook, showcase_success_webhook
 
 store = LocalStore(root=env_or("REDAG_STORE_ROOT", DEFAULT_STORE_ROOT))
 models = ModelRegistry(
@@ -37,6 +39,11 @@ defs = Definitions(
         showcase_video,
     ],
     jobs=[showcase_job],
-    sensors=[local_upload_sensor],
-    resources={"store": store, "models": models, "io_manager": StoreJsonIOManager(store=store)},
+    sensors=[local_upload_sensor, showcase_success_webhook, showcase_failure_webhook],
+    resources={
+        "store": store,
+        "models": models,
+        "io_manager": StoreJsonIOManager(store=store),
+        "webhooks": WebhookNotifier(urls=env_or("REDAG_WEBHOOK_URLS", ""), secret=env_or("REDAG_WEBHOOK_SECRET", "")),
+    },
 )
