@@ -26,6 +26,7 @@ models = ModelRegistry(
     clip_weights=env_or("REDAG_CLIP_WEIGHTS", ""),
     iqa_metric=env_or("REDAG_IQA_METRIC", "piqe"),
     batch_size=env_int_or("REDAG_BATCH_SIZE", 32),
+    models_dir=env_or("REDAG_MODELS_DIR", ""),
 )
 
 defs = Definitions(
