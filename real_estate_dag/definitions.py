@@ -9,6 +9,7 @@ from real_estate_dag.assets.quality import quality_scores
 from real_estate_dag.assets.rooms import room_labels
 from real_estate_dag.assets.shots import shot_boundaries
 from real_estate_dag.assets.showcase import showcase_video
+from real_estate_dag.executor import executor_from_env
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.jobs import showcase_job
 from real_estate_dag.resources.env import DEFAULT_STORE_ROOT, env_int_or, env_or
@@ -40,6 +41,7 @@ defs = Definitions(
         showcase_video,
     ],
     jobs=[showcase_job],
+    executor=executor_from_env(),
     sensors=[local_upload_sensor, showcase_success_webhook, showcase_failure_webhook],
     resources={
         "store": store,

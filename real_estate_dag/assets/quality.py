@@ -15,6 +15,7 @@ from real_estate_dag.assets.common import (
 )
 from real_estate_dag.assets.versions import code_version
 from real_estate_dag.gpu_resources.batching import run_batched
+from real_estate_dag.gpu_resources.k8s import GPU_OP_TAGS
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops import quality
 from real_estate_dag.ops.decode import DecodedVideo
@@ -27,6 +28,7 @@ from real_estate_dag.resources.store import LocalStore
     owners=OWNERS,
     kinds={"pytorch"},
     pool="gpu",
+    op_tags=GPU_OP_TAGS,
     code_version=code_version("quality-v1", "quality"),
     description="Per sampled frame: sharpness (Laplacian), exposure, camera stability (shake after "
     "smoothing the frame-to-frame motion) and a pyiqa no-reference score; combined 0..1, and "

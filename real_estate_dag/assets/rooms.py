@@ -15,6 +15,7 @@ from real_estate_dag.assets.common import (
 )
 from real_estate_dag.assets.versions import code_version
 from real_estate_dag.gpu_resources.batching import run_batched
+from real_estate_dag.gpu_resources.k8s import GPU_OP_TAGS
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.decode import DecodedVideo
 from real_estate_dag.ops.rooms import ROOM_TYPES, label_segments
@@ -32,6 +33,7 @@ class RoomsConfig(Config):
     owners=OWNERS,
     kinds={"pytorch"},
     pool="gpu",
+    op_tags=GPU_OP_TAGS,
     code_version=code_version("rooms-v1", "rooms"),
     description="Room type per segment (shots, split where the label changes inside a long take), "
     "with confidence and top-3, from the room model's per-frame probabilities.",

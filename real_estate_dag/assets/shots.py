@@ -15,6 +15,7 @@ from real_estate_dag.assets.common import (
 )
 from real_estate_dag.assets.versions import code_version
 from real_estate_dag.gpu_resources.batching import run_batched
+from real_estate_dag.gpu_resources.k8s import GPU_OP_TAGS
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.decode import DecodedVideo
 from real_estate_dag.ops.rooms import frame_end_time
@@ -32,6 +33,7 @@ class ShotsConfig(Config):
     owners=OWNERS,
     kinds={"pytorch"},
     pool="gpu",
+    op_tags=GPU_OP_TAGS,
     code_version=code_version("shots-v1", "shots"),
     description="Shots per video from TransNetV2 transition probabilities: [start, end] frames "
     "(inclusive) and seconds.",
