@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,8 +46,8 @@ class WebhookNotifier(ConfigurableResource):
                 raise WebhookConfigError(f"webhook URL {redacted(url)} is not http(s)")
         body = encode(payload)
         headers = signed_headers(self.secret, body, idempotency_key, str(payload["event"]), time.time())
-        return [
-            deliver(url, body, headers, max_attempts=self.max_attempts, base_delay_s=self.base_delay_s,
-                    max_delay_s=self.max_delay_s, timeout_s=self.timeout_s)
-            for url in targets
-        ]
+        # In parallel, so one slow receiver does not push the others past the sensor's time budget.
+        with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
+            return list(pool.map(lambda url: deliver(
+                url, body, headers, max_attempts=self.max_attempts, base_delay_s=self.base_delay_s,
+                max_delay_s=self.max_delay_s, timeout_s=self.timeout_s), targets))
