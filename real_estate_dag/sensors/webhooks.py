@@ -45,7 +45,8 @@ def failure_message(context: RunFailureSensorContext) -> str:
     for event in context.get_step_failure_events():
         data = event.step_failure_data
         user = data.user_failure_data
-        lines.append(f"{event.step_key}: {user.description if user and user.description else data.error.message}")
+        message = user.description if user and user.description else data.error.message if data.error else "failed"
+        lines.append(f"{event.step_key}: {message}")
     return "\n".join(line.strip() for line in lines) or (context.failure_event.message or "run failed")
 
 
