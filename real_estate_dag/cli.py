@@ -201,6 +201,17 @@ def add_rerun(parser: argparse.ArgumentParser) -> None:
                         help=f"re-materialise this asset and everything downstream ({FIRST_ASSET}: all)")
 
 
+def add_models(parser: argparse.ArgumentParser) -> None:
+    parser.usage = f"{PROG} models [--target DIR] [--verify] [--download]"
+    parser.add_help = False
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from real_estate_dag.gpu_resources import prefetch
+
+    return prefetch.main(args.extra)
+
+
 @dataclass(frozen=True)
 class Command:
     name: str
@@ -216,6 +227,8 @@ COMMANDS = [
     Command("result", "result files and the edit decision list of a property", add_result, cmd_result),
     Command("cancel", "cancel a queued or running run", add_cancel, cmd_cancel),
     Command("rerun", "re-materialise a property from one asset downstream", add_rerun, cmd_rerun),
+    Command("models", "pre-fetch model weights into a folder, or verify their digests", add_models, cmd_models,
+            webserver=False),
 ]
 
 
@@ -246,7 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, args.extra = parser.parse_known_args(argv)
+    if args.extra and args.command != "models":  # the models command parses its own flags
+        parser.error(f"unrecognized arguments: {' '.join(args.extra)}")
     try:
         return args.run(args)
     except ClientError as exc:

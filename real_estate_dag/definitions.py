@@ -9,13 +9,16 @@ from real_estate_dag.assets.quality import quality_scores
 from real_estate_dag.assets.rooms import room_labels
 from real_estate_dag.assets.shots import shot_boundaries
 from real_estate_dag.assets.showcase import showcase_video
+from real_estate_dag.executor import executor_from_env
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.jobs import showcase_job
 from real_estate_dag.resources.env import env_int_or, env_or, store_from_env
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
 from real_estate_dag.resources.s3_store import S3Store
+from real_estate_dag.resources.webhooks import WebhookNotifier
 from real_estate_dag.retention import retention_job, retention_schedule
 from real_estate_dag.sensors.uploads import local_upload_sensor, s3_upload_sensor
+from real_estate_dag.sensors.webhooks import showcase_failure_webhook, showcase_success_webhook
 
 store = store_from_env()
 models = ModelRegistry(
@@ -25,6 +28,7 @@ models = ModelRegistry(
     clip_weights=env_or("REDAG_CLIP_WEIGHTS", ""),
     iqa_metric=env_or("REDAG_IQA_METRIC", "piqe"),
     batch_size=env_int_or("REDAG_BATCH_SIZE", 32),
+    models_dir=env_or("REDAG_MODELS_DIR", ""),
 )
 
 defs = Definitions(
@@ -39,6 +43,16 @@ defs = Definitions(
     ],
     jobs=[showcase_job, retention_job],
     schedules=[retention_schedule],
-    sensors=[s3_upload_sensor if isinstance(store, S3Store) else local_upload_sensor],
-    resources={"store": store, "models": models, "io_manager": StoreJsonIOManager(store=store)},
+    executor=executor_from_env(),
+    sensors=[
+        s3_upload_sensor if isinstance(store, S3Store) else local_upload_sensor,
+        showcase_success_webhook,
+        showcase_failure_webhook,
+    ],
+    resources={
+        "store": store,
+        "models": models,
+        "io_manager": StoreJsonIOManager(store=store),
+        "webhooks": WebhookNotifier(urls=env_or("REDAG_WEBHOOK_URLS", ""), secret=env_or("REDAG_WEBHOOK_SECRET", "")),
+    },
 )

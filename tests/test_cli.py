@@ -140,3 +140,21 @@ def test_unreachable_webserver_is_one_clear_line_and_copies_nothing(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "store/uploads/oak-st/manifest.json").is_file()
     assert json.loads((tmp_path / "store/uploads/oak-st/manifest.json").read_text())["launch"] == "sensor"
+
+
+def test_models_command_prefetches_then_verifies_digests(tmp_path: Path) -> None:
+    target = tmp_path / "models"
+    fetched = run_cli("models", "--target", str(target))
+    assert fetched.returncode == 0, fetched.stderr
+    assert "transnetv2" in fetched.stdout and (target / "manifest.json").is_file()
+    assert run_cli("models", "--target", str(target), "--verify").returncode == 0
+    weights = next(p for p in target.rglob("*") if p.is_file() and p.name != "manifest.json")
+    data = weights.read_bytes()
+    weights.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+    broken = run_cli("models", "--target", str(target), "--verify")
+    assert broken.returncode == 1 and weights.name in broken.stderr
+
+
+def test_unknown_flags_are_refused_outside_the_models_command() -> None:
+    result = run_cli("status", "run-1", "--bogus")
+    assert result.returncode == 2 and "unrecognized arguments: --bogus" in result.stderr

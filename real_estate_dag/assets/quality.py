@@ -18,6 +18,7 @@ from real_estate_dag.assets.common import (
 )
 from real_estate_dag.assets.versions import code_version
 from real_estate_dag.gpu_resources.batching import run_batched
+from real_estate_dag.gpu_resources.k8s import GPU_OP_TAGS
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops import quality
 from real_estate_dag.ops.decode import DecodedVideo
@@ -43,6 +44,7 @@ def score_series(videos: list[dict], frame_rows: list[dict]) -> list[ScoreSeries
     owners=OWNERS,
     kinds={"pytorch", "parquet"},
     pool="gpu",
+    op_tags=GPU_OP_TAGS,
     code_version=code_version("quality-v1", "quality"),
     retry_policy=STORAGE_RETRY,
     description="Per sampled frame: sharpness (Laplacian), exposure, camera stability (shake after "

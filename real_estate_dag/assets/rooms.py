@@ -17,6 +17,7 @@ from real_estate_dag.assets.common import (
 )
 from real_estate_dag.assets.versions import code_version
 from real_estate_dag.gpu_resources.batching import run_batched
+from real_estate_dag.gpu_resources.k8s import GPU_OP_TAGS
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.decode import DecodedVideo
 from real_estate_dag.ops.progress import Progress, counted
@@ -45,6 +46,7 @@ def segment_strip(decoded: DecodedVideo, samples: list[int], count: int = 3) -> 
     owners=OWNERS,
     kinds={"pytorch", "parquet"},
     pool="gpu",
+    op_tags=GPU_OP_TAGS,
     code_version=code_version("rooms-v2", "rooms"),
     retry_policy=STORAGE_RETRY,
     description="Room type per segment (shots, split where the label changes inside a long take), "

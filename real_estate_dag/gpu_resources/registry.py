@@ -32,6 +32,7 @@ ENV = {
     "clip_pretrained": "REDAG_CLIP_PRETRAINED",
     "clip_weights": "REDAG_CLIP_WEIGHTS",
     "iqa_metric": "REDAG_IQA_METRIC",
+    "models_dir": "REDAG_MODELS_DIR",
 }
 
 
@@ -43,7 +44,7 @@ def settings_from_env() -> ModelSettings:
 def backend_versions(settings: ModelSettings) -> dict[str, str]:
     """The backend each capability will use, as ``name@digest``, for asset code versions."""
     return {
-        "shots": resolve_shots().version_tag,
+        "shots": resolve_shots(settings).version_tag,
         "rooms": resolve_rooms(settings)[0].version_tag,
         "quality": resolve_quality(settings)[0].version_tag,
     }
@@ -79,6 +80,7 @@ class ModelRegistry(ConfigurableResource):
     clip_weights: str = ""
     iqa_metric: str = "piqe"
     batch_size: int = 32
+    models_dir: str = ""
 
     def settings(self) -> ModelSettings:
         return ModelSettings(
@@ -88,6 +90,7 @@ class ModelRegistry(ConfigurableResource):
             clip_weights=self.clip_weights,
             iqa_metric=self.iqa_metric,
             batch_size=self.batch_size,
+            models_dir=self.models_dir,
         )
 
     def resolved_device(self) -> str:
@@ -95,7 +98,7 @@ class ModelRegistry(ConfigurableResource):
 
     def shot_model(self) -> ShotModel:
         device = self.resolved_device()
-        return _load_first([resolve_shots()], device, lambda b: ShotModel(b, device))
+        return _load_first([resolve_shots(self.settings())], device, lambda b: ShotModel(b, device))
 
     def room_model(self) -> RoomModel:
         device = self.resolved_device()

@@ -1,0 +1,89 @@
+"""Run-status sensors that tell the business's systems when a property run succeeded or failed."""
+
+from dagster import (
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    RunStatusSensorContext,
+    UrlMetadataValue,
+    run_failure_sensor,
+    run_status_sensor,
+)
+
+from real_estate_dag.jobs import showcase_job
+from real_estate_dag.ops.webhooks import event_payload
+from real_estate_dag.resources.webhooks import WebhookNotifier, redacted
+
+
+class WebhookDeliveryError(RuntimeError):
+    pass
+
+
+def run_results(instance: DagsterInstance, run_id: str) -> tuple[dict[str, str], str | None]:
+    """URL metadata of every asset the run materialised (showcase video, tables) and the property id."""
+    urls: dict[str, str] = {}
+    property_id = None
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
+    for record in records:
+        materialization = record.event_log_entry.asset_materialization
+        if materialization is None:
+            continue
+        name = materialization.asset_key.to_user_string()
+        for value in materialization.metadata.values():
+            if isinstance(value, UrlMetadataValue):
+                urls[name] = value.url
+        if name == "property_manifest" and "property_id" in materialization.metadata:
+            property_id = str(materialization.metadata["property_id"].value)
+    return urls, property_id
+
+
+def failure_message(context: RunFailureSensorContext) -> str:
+    """What went wrong, step by step: the user-facing description when the step gave one."""
+    lines = []
+    for event in context.get_step_failure_events():
+        data = event.step_failure_data
+        user = data.user_failure_data
+        message = user.description if user and user.description else data.error.message if data.error else "failed"
+        lines.append(f"{event.step_key}: {message}")
+    return "\n".join(line.strip() for line in lines) or (context.failure_event.message or "run failed")
+
+
+def notify(context: RunStatusSensorContext, webhooks: WebhookNotifier, status: str, error: str | None) -> None:
+    if not webhooks.targets():
+        return
+    run = context.dagster_run
+    urls, property_id = run_results(context.instance, run.run_id)
+    stats = context.instance.get_run_stats(run.run_id)
+    payload = event_payload(
+        status=status, run_id=run.run_id, job_name=run.job_name, partition_key=context.partition_key,
+        property_id=property_id, result_urls=urls, error=error, finished_at=stats.end_time or 0.0,
+    )
+    deliveries = webhooks.send(payload, idempotency_key=f"{run.run_id}:{status}")
+    for delivery in deliveries:
+        outcome = "delivered" if delivery.delivered else f"not delivered ({delivery.error})"
+        context.log.info(f"run {run.run_id} {status}: webhook {redacted(delivery.url)} {outcome} "
+                         f"after {delivery.attempts} attempt(s)")
+    failed = [redacted(d.url) for d in deliveries if not d.delivered]
+    if failed:
+        raise WebhookDeliveryError(f"run {run.run_id} {status}: webhook delivery failed for {', '.join(failed)}")
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[showcase_job],
+    default_status=DefaultSensorStatus.RUNNING,
+    description="POSTs a signed property.run.succeeded event, with the result URLs, to REDAG_WEBHOOK_URLS.",
+)
+def showcase_success_webhook(context: RunStatusSensorContext, webhooks: WebhookNotifier) -> None:
+    notify(context, webhooks, "succeeded", None)
+
+
+@run_failure_sensor(
+    monitored_jobs=[showcase_job],
+    default_status=DefaultSensorStatus.RUNNING,
+    description="POSTs a signed property.run.failed event, with the error, to REDAG_WEBHOOK_URLS.",
+)
+def showcase_failure_webhook(context: RunFailureSensorContext, webhooks: WebhookNotifier) -> None:
+    notify(context, webhooks, "failed", failure_message(context))

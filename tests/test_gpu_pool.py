@@ -1,0 +1,86 @@
+"""Two properties launched together on the production (Postgres) instance, whose "gpu" pool has one
+slot: their GPU steps never run at the same time, while their CPU steps run alongside."""
+
+import json
+import os
+import subprocess
+import sys
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+from dagster import DagsterEventType, DagsterRunStatus
+from media_helpers import ffmpeg, write_upload
+from postgres_instance import REPO, open_instance, production_home
+
+GPU_STEPS = {"shot_boundaries", "room_labels", "quality_scores"}
+PROPERTIES = ("house-a", "house-b")
+# Step processes fork from a server that has imported the code location once: the multiprocess
+# executor as in production, without paying the torch import for every step.
+RUN_CONFIG = {"execution": {"config": {"multiprocess": {
+    "start_method": {"forkserver": {"preload_modules": ["real_estate_dag.definitions"]}}}}}}
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(source_video: Path, media_dir: Path) -> Path:
+    """The first 8 s of the real footage (200 frames, one shot longer than 2 s)."""
+    out = media_dir / "tiny8.mp4"
+    if not out.exists():
+        ffmpeg("-i", str(source_video), "-t", "8", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(out))
+    return out
+
+
+def step_intervals(instance, run_id: str) -> dict[str, tuple[float, float]]:
+    events = instance.all_logs(run_id, of_type={DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS})
+    starts = {e.step_key: e.timestamp for e in events if e.dagster_event.event_type == DagsterEventType.STEP_START}
+    ends = {e.step_key: e.timestamp for e in events if e.dagster_event.event_type == DagsterEventType.STEP_SUCCESS}
+    assert starts.keys() == ends.keys()
+    return {key: (starts[key], ends[key]) for key in starts}
+
+
+def overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_gpu_steps_of_two_runs_never_overlap_while_cpu_steps_do(tmp_path: Path, tiny_clip: Path) -> None:
+    store = tmp_path / "store"
+    for key in PROPERTIES:
+        write_upload(store, key, {"walk.mp4": tiny_clip}, options={"target_duration_s": 10})
+    run_config = tmp_path / "run_config.json"
+    run_config.write_text(json.dumps(RUN_CONFIG))
+    dagster = str(Path(sys.executable).parent / "dagster")
+    with production_home(tmp_path / "home") as env, open_instance(tmp_path / "home") as instance:
+        instance.add_dynamic_partitions("property", list(PROPERTIES))
+        process_env = {**os.environ, **env, "REDAG_STORE_ROOT": str(store), "REDAG_DEVICE": "cpu"}
+        logs = {key: (tmp_path / f"{key}.log").open("w") for key in PROPERTIES}
+        processes = {
+            key: subprocess.Popen(
+                [dagster, "job", "execute", "-m", "real_estate_dag.definitions", "-j", "showcase_job",
+                 "-c", str(run_config), "--tags", json.dumps({"dagster/partition": key})],
+                cwd=REPO, env=process_env, stdout=logs[key], stderr=subprocess.STDOUT)
+            for key in PROPERTIES
+        }
+        for key, process in processes.items():
+            assert process.wait(timeout=560) == 0, (tmp_path / f"{key}.log").read_text()[-4000:]
+            logs[key].close()
+
+        runs = {run.tags["dagster/partition"]: run for run in instance.get_runs()}
+        assert set(runs) == set(PROPERTIES)
+        assert all(run.status == DagsterRunStatus.SUCCESS for run in runs.values())
+        steps = {key: step_intervals(instance, run.run_id) for key, run in runs.items()}
+        assert all(len(s) == 7 for s in steps.values())
+        assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == 1
+
+    gpu = [(key, step, span) for key, s in steps.items() for step, span in s.items() if step in GPU_STEPS]
+    assert len(gpu) == 6
+    for (key_a, step_a, span_a), (key_b, step_b, span_b) in combinations(gpu, 2):
+        assert not overlap(span_a, span_b), f"{key_a}/{step_a} {span_a} overlaps {key_b}/{step_b} {span_b}"
+
+    # Neither run's CPU steps waited for the other run's GPU work: both decoded their footage before
+    # the first GPU step finished, and CPU steps of one run ran while the other run was in a step.
+    first_gpu_end = min(span[1] for _, _, span in gpu)
+    assert all(s["video_frames"][1] < first_gpu_end for s in steps.values())
+    a, b = (steps[key] for key in PROPERTIES)
+    cpu_overlaps = [(x, y) for this, other in ((a, b), (b, a)) for x, span in this.items() if x not in GPU_STEPS
+                    for y, other_span in other.items() if overlap(span, other_span)]
+    assert cpu_overlaps, steps
