@@ -30,6 +30,14 @@ def short_clip(source_video: Path, media_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_clip(source_video: Path, media_dir: Path) -> Path:
+    """The first 8 s of the real footage (200 frames, one shot longer than 2 s)."""
+    out = media_dir / "tiny8.mp4"
+    ffmpeg("-i", str(source_video), "-t", "8", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
 def music_track(media_dir: Path) -> Path:
     out = media_dir / "music.m4a"
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=90", "-c:a", "aac", str(out))

@@ -8,9 +8,8 @@ import sys
 from itertools import combinations
 from pathlib import Path
 
-import pytest
 from dagster import DagsterEventType, DagsterRunStatus
-from media_helpers import ffmpeg, write_upload
+from media_helpers import write_upload
 from postgres_instance import REPO, open_instance, production_home
 
 GPU_STEPS = {"shot_boundaries", "room_labels", "quality_scores"}
@@ -20,14 +19,6 @@ PROPERTIES = ("house-a", "house-b")
 RUN_CONFIG = {"execution": {"config": {"multiprocess": {
     "start_method": {"forkserver": {"preload_modules": ["real_estate_dag.definitions"]}}}}}}
 
-
-@pytest.fixture(scope="module")
-def tiny_clip(source_video: Path, media_dir: Path) -> Path:
-    """The first 8 s of the real footage (200 frames, one shot longer than 2 s)."""
-    out = media_dir / "tiny8.mp4"
-    if not out.exists():
-        ffmpeg("-i", str(source_video), "-t", "8", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(out))
-    return out
 
 
 def step_intervals(instance, run_id: str) -> dict[str, tuple[float, float]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, build_run_status_sensor_context, materialize
-from media_helpers import ffmpeg, write_upload
+from media_helpers import write_upload
 
 from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
@@ -85,13 +85,6 @@ def receiver_verifies(request: Received) -> bool:
     expected = hmac.new(SECRET.encode(), timestamp.encode() + b"." + request.body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(f"sha256={expected}", request.headers["X-Redag-Signature"])
 
-
-@pytest.fixture(scope="module")
-def tiny_clip(source_video: Path, media_dir: Path) -> Path:
-    out = media_dir / "tiny8.mp4"
-    if not out.exists():
-        ffmpeg("-i", str(source_video), "-t", "8", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(out))
-    return out
 
 
 def run_property(root: Path, folder: str, instance: DagsterInstance):

@@ -5,6 +5,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from real_estate_dag.ops.manifest import Listing
+from real_estate_dag.ops.visuals import fit_text
 
 
 def listing_lines(listing: Listing, property_id: str) -> tuple[str, list[str]]:
@@ -39,9 +40,9 @@ def draw_title_card(listing: Listing, property_id: str, size: tuple[int, int], o
     unit = min(width, height)
     title_font = ImageFont.load_default(size=max(24, unit // 12))
     body_font = ImageFont.load_default(size=max(16, unit // 24))
-    headline = _fit(draw, headline, title_font, int(width * 0.9))
+    headline = fit_text(draw, headline, title_font, int(width * 0.9))
     rows = [(headline, title_font, (255, 255, 255))]
-    rows += [(_fit(draw, line, body_font, int(width * 0.9)), body_font, (210, 220, 235)) for line in lines]
+    rows += [(fit_text(draw, line, body_font, int(width * 0.9)), body_font, (210, 220, 235)) for line in lines]
     heights = [draw.textbbox((0, 0), text, font=font)[3] for text, font, _ in rows]
     gap = unit // 30
     y = (height - sum(heights) - gap * (len(rows) - 1)) // 2
@@ -53,10 +54,3 @@ def draw_title_card(listing: Listing, property_id: str, size: tuple[int, int], o
     image.save(out)
     return out
 
-
-def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, max_width: int) -> str:
-    if draw.textlength(text, font=font) <= max_width:
-        return text
-    while text and draw.textlength(text + "…", font=font) > max_width:
-        text = text[:-1]
-    return text + "…"

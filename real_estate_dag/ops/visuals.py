@@ -61,7 +61,7 @@ def contact_sheet(frames: Sequence[tuple[Image.Image, str]], columns: int = 6, t
         x = MARGIN + (i % columns) * (thumb_width + MARGIN)
         y = MARGIN + (i // columns) * (cell_h + MARGIN)
         sheet.paste(thumb, (x, y))
-        draw.text((x, y + thumb.height + 2), _clip_text(draw, caption, small, thumb_width), font=small, fill=INK)
+        draw.text((x, y + thumb.height + 2), fit_text(draw, caption, small, thumb_width), font=small, fill=INK)
     return sheet
 
 
@@ -257,7 +257,8 @@ def _decimate(xs: np.ndarray, ys: np.ndarray, pixels: int) -> list[tuple[float, 
     return points
 
 
-def _clip_text(draw: ImageDraw.ImageDraw, text: str, typeface: ImageFont.FreeTypeFont, max_width: int) -> str:
+def fit_text(draw: ImageDraw.ImageDraw, text: str, typeface: ImageFont.FreeTypeFont, max_width: int) -> str:
+    """``text``, shortened with an ellipsis until it is at most ``max_width`` pixels wide."""
     if draw.textlength(text, font=typeface) <= max_width:
         return text
     while text and draw.textlength(text + "…", font=typeface) > max_width:
