@@ -1,7 +1,8 @@
 """One benchmark input through the whole asset graph, in its own process so that its peak RSS is its own.
 
 Run by ``bench/run.py`` as ``python bench/stages.py VIDEO STORE_ROOT TARGET_S``; prints one JSON line:
-per-step wall seconds (from Dagster's step events), the end-to-end wall time and peak RSS.
+each step's [start, end] seconds (from Dagster's step events), the end-to-end wall time and the
+process's peak RSS (ffmpeg renders run as child processes and are not included).
 """
 
 import json
@@ -34,18 +35,18 @@ def write_upload(root: Path, video: Path, target_s: float) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
-def step_seconds(instance: DagsterInstance, run_id: str) -> dict[str, float]:
-    starts: dict[str, float] = {}
-    seconds: dict[str, float] = {}
+def step_spans(instance: DagsterInstance, run_id: str, since: float) -> dict[str, list[float]]:
+    """[start, end] of each step in seconds after ``since`` (a time.time() value)."""
+    spans: dict[str, list[float]] = {}
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is None:
             continue
         if event.event_type == DagsterEventType.STEP_START:
-            starts[event.step_key] = entry.timestamp
+            spans[event.step_key] = [round(entry.timestamp - since, 3)]
         elif event.event_type == DagsterEventType.STEP_SUCCESS:
-            seconds[event.step_key] = round(entry.timestamp - starts[event.step_key], 3)
-    return seconds
+            spans[event.step_key].append(round(entry.timestamp - since, 3))
+    return spans
 
 
 def main(video: Path, root: Path, target_s: float) -> dict:
@@ -53,7 +54,7 @@ def main(video: Path, root: Path, target_s: float) -> dict:
     store = LocalStore(root=str(root))
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("property", [PARTITION])
-    started = time.perf_counter()
+    since, started = time.time(), time.perf_counter()
     result = materialize(
         list(defs.assets), partition_key=PARTITION, instance=instance,
         resources={"store": store, "models": ModelRegistry(), "io_manager": StoreJsonIOManager(store=store)},
@@ -63,9 +64,8 @@ def main(video: Path, root: Path, target_s: float) -> dict:
     return {
         "success": result.success,
         "end_to_end_s": round(wall, 3),
-        "steps_s": step_seconds(instance, result.run_id),
+        "steps": step_spans(instance, result.run_id, since),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "peak_rss_ffmpeg_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "values_dir": str(values),
     }
 
