@@ -74,7 +74,7 @@ def shot_stream(store: Path) -> np.ndarray:
 
 def shot_floor(model, frames: np.ndarray) -> tuple[float, np.ndarray]:
     started = time.perf_counter()
-    probs = transition_probabilities(frames, model.predict_windows, batch_windows=max(8, model.windows_per_batch))
+    probs = transition_probabilities(frames, model.predict_windows, batch_windows=model.windows_per_batch)
     return time.perf_counter() - started, probs
 
 
