@@ -101,7 +101,8 @@ def shot_precision(device: str) -> str:
     """bf16 where the hardware runs it natively (AVX512-BF16/AMX CPUs, bf16 GPUs), else fp32."""
     if device.startswith("cuda"):
         return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+    native = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return "bf16" if native is not None and native() else "fp32"
 
 
 def resolve_shots(precision: str = "fp32") -> Backend:
