@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -124,8 +125,7 @@ def span(steps: dict, names: tuple[str, ...]) -> float:
 def measure(video: BenchInput, work: Path, target_s: float, model, baseline: bool) -> dict:
     print(f"\n== {video.name}: {video.frames} frames, {video.bitrate_kbps} kb/s", flush=True)
     store = work / video.path.stem
-    if store.exists():
-        subprocess.run(["rm", "-rf", str(store)], check=True)
+    shutil.rmtree(store, ignore_errors=True)
     decode_s = decode_floor(video.path)
     print(f"decode floor {decode_s:.1f} s", flush=True)
     pipeline = run_pipeline(video, store, target_s)
