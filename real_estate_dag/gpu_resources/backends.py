@@ -173,7 +173,9 @@ class ShotModel:
             return self.fused(inputs).cpu().numpy()
 
 
-WINDOW_BYTES = 400 * 2**20  # peak activation memory of one 100-frame window in float32 (measured ~330 MiB)
+# A generous bound on one 100-frame window's float32 activations (the largest tensors are 128 channels
+# x 100 x 27 x 48 floats, 66 MB, a few alive at once); run_batched halves the batch if it is not enough.
+WINDOW_BYTES = 400 * 2**20
 
 
 def _windows_that_fit(device: str) -> int:

@@ -6,7 +6,8 @@ concatenation. Here the four spatial convolutions become one with 4x the output 
 batch norm is folded into the temporal convolutions' weights and biases. In float32 this is the same
 function up to rounding (max |difference| ~1e-7 in probability); in bfloat16 (autocast, on CPUs with
 AVX512-BF16/AMX and on GPUs) the convolutions run at about twice the speed with probabilities within
-~1e-2 of float32, which moves no cut by more than a frame on real footage (tests/ops/test_shots.py).
+a few thousandths of float32, which moves no cut by more than a frame on real footage
+(tests/ops/test_shots.py).
 """
 
 import torch
