@@ -27,7 +27,8 @@ def test_asset_graph_partitions_pools_and_code_versions() -> None:
     assert set(nodes) == {"property_manifest", "video_frames", "shot_boundaries", "room_labels",
                           "quality_scores", "selected_clips", "showcase_video"}
     assert all(node.partitions_def.name == "property" for node in nodes.values())
-    assert nodes["shot_boundaries"].code_version.endswith(f"transnetv2@{digest_of(transnet_weights())[:12]}")
+    shots_version = nodes["shot_boundaries"].code_version
+    assert "+transnetv2" in shots_version and shots_version.endswith(f"@{digest_of(transnet_weights())[:12]}")
     assert digest_of(mobilenet_weights())[:12] in nodes["room_labels"].code_version
     assert "piqe" in nodes["quality_scores"].code_version
     assert {k for k, n in nodes.items() if "gpu" in n.pools} == {"shot_boundaries", "room_labels", "quality_scores"}

@@ -65,7 +65,8 @@ def test_metadata_records_counts_and_backends(pipeline) -> None:
     _, result, _ = pipeline
     assert metadata(result, "video_frames")["frame_count"] == 1000
     shots = metadata(result, "shot_boundaries")
-    assert shots["backend"] == "transnetv2" and len(shots["weights_sha256"]) == 64 and shots["shot_count"] >= 10
+    assert shots["backend"].startswith("transnetv2") and len(shots["weights_sha256"]) == 64
+    assert shots["shot_count"] >= 10
     assert metadata(result, "room_labels")["backend"] == "mobilenet_v2_imagenet+evidence"
     assert metadata(result, "quality_scores")["backend"] == "pyiqa:piqe+classical"
     assert "| order | video | room |" in metadata(result, "selected_clips")["edit_decision_list"]

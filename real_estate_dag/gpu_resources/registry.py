@@ -19,6 +19,7 @@ from real_estate_dag.gpu_resources.backends import (
     resolve_quality,
     resolve_rooms,
     resolve_shots,
+    shot_precision,
 )
 from real_estate_dag.gpu_resources.device import choose_device
 
@@ -44,10 +45,18 @@ def settings_from_env() -> ModelSettings:
 def backend_versions(settings: ModelSettings) -> dict[str, str]:
     """The backend each capability will use, as ``name@digest``, for asset code versions."""
     return {
-        "shots": resolve_shots(settings).version_tag,
+        "shots": resolve_shots(settings, shot_precision(_device_name(settings.device))).version_tag,
         "rooms": resolve_rooms(settings)[0].version_tag,
         "quality": resolve_quality(settings)[0].version_tag,
     }
+
+
+def _device_name(preference: str) -> str:
+    """The device a preference resolves to, without failing where it is missing (for code versions)."""
+    try:
+        return choose_device(preference)
+    except RuntimeError:
+        return preference
 
 
 def _load_first(candidates: list[Backend], device: str, build: Callable[[Backend], Any]) -> Any:
@@ -98,7 +107,8 @@ class ModelRegistry(ConfigurableResource):
 
     def shot_model(self) -> ShotModel:
         device = self.resolved_device()
-        return _load_first([resolve_shots(self.settings())], device, lambda b: ShotModel(b, device))
+        backend = resolve_shots(self.settings(), shot_precision(device))
+        return _load_first([backend], device, lambda b: ShotModel(b, device))
 
     def room_model(self) -> RoomModel:
         device = self.resolved_device()

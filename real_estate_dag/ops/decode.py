@@ -17,6 +17,7 @@ from typing import Any
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 from real_estate_dag.ops.probe import MediaError
@@ -114,15 +115,20 @@ def decode_video(
         rate = stream.average_rate or stream.guessed_rate
         fps = float(rate) if rate else 0.0
         sample_size = _sample_size(stream.codec_context.width, stream.codec_context.height, sample_short_side)
+        # One scaler per output size for the whole video (a frame's own to_ndarray builds a new one each
+        # time); single-threaded because the decoder's threads already have the cores.
+        to_shot, to_sample = VideoReformatter(), VideoReformatter()
         try:
             for frame in container.decode(stream):
                 index = len(times)
                 t = float(frame.time) if frame.time is not None else (index / fps if fps else 0.0)
                 times.append(t)
-                small = frame.to_ndarray(width=shot_size[0], height=shot_size[1], format="rgb24")
+                small = to_shot.reformat(frame, width=shot_size[0], height=shot_size[1], format="rgb24",
+                                         threads=1).to_ndarray()
                 shot_file.write(np.ascontiguousarray(np.rot90(small, -quarter_turns)).tobytes())
                 if t + 1e-6 >= next_sample_t:
-                    image = frame.to_ndarray(width=sample_size[0], height=sample_size[1], format="rgb24")
+                    image = to_sample.reformat(frame, width=sample_size[0], height=sample_size[1], format="rgb24",
+                                               threads=1).to_ndarray()
                     file = f"sampled/{index:07d}.jpg"
                     Image.fromarray(np.rot90(image, -quarter_turns)).save(out_dir / file, quality=90)
                     sampled.append(SampledFrame(index=index, time_s=round(t, 4), file=file))

