@@ -18,6 +18,8 @@ from media_helpers import ffmpeg
 from s3_server import client, moto_s3, new_store
 
 from real_estate_dag.definitions import defs
+from real_estate_dag.gpu_resources.registry import ModelRegistry
+from real_estate_dag.ops.render import inspect_video
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
 from real_estate_dag.resources.s3_store import MB, S3Store
 from real_estate_dag.sensors.uploads import s3_upload_sensor
@@ -46,9 +48,9 @@ def proxy(module_proxy: FaultProxy) -> FaultProxy:
 
 @pytest.fixture(scope="module")
 def clip(source_video: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Four seconds of the real footage: 100 frames."""
+    """Twelve seconds of the real footage: 300 frames with several cuts."""
     out = tmp_path_factory.mktemp("clip") / "walk.mp4"
-    ffmpeg("-i", str(source_video), "-t", "4", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(out))
+    ffmpeg("-i", str(source_video), "-t", "12", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(out))
     return out
 
 
@@ -159,43 +161,56 @@ def test_steps_fail_past_client_retries_then_dagster_retries_them(endpoint: str,
                                                                  tmp_path: Path) -> None:
     store = faulty_store(endpoint, proxy, tmp_path / "cache", max_attempts=2)
     s3 = client(endpoint)
-    manifest = json.dumps({"property_id": "7 Fault Ln", "videos": ["walk.mp4"]}).encode()
+    manifest = {"property_id": "7 Fault Ln", "videos": ["walk.mp4"], "options": {"target_duration_s": 10}}
     s3.put_object(Bucket=store.bucket, Key=f"{PREFIX}/uploads/fault-ln/walk.mp4", Body=clip.read_bytes())
-    s3.put_object(Bucket=store.bucket, Key=f"{PREFIX}/uploads/fault-ln/manifest.json", Body=manifest)
-    uploads_before = {o["Key"]: (o["ETag"], raw(store, endpoint, o["Key"].removeprefix(f"{PREFIX}/")))
-                      for o in s3.list_objects_v2(Bucket=store.bucket, Prefix=f"{PREFIX}/uploads/")["Contents"]}
+    s3.put_object(Bucket=store.bucket, Key=f"{PREFIX}/uploads/fault-ln/manifest.json",
+                  Body=json.dumps(manifest).encode())
+    uploads_before = uploads(store, endpoint)
 
-    # two consecutive faults exhaust a request's two attempts, so each step's first attempt fails
+    # two consecutive faults use up a request's two attempts, so each of these steps fails its first attempt
     proxy.fail(2, "slowdown", "HEAD", "/uploads/fault-ln/manifest.json$")  # property_manifest finding its folder
     proxy.fail(2, "internal", "PUT", "/frames/00-walk.mp4/times.npy$")  # video_frames saving what it decoded
+    proxy.fail(2, "drop", "PUT", "/results/fault-ln/clips.parquet$")  # selected_clips publishing the edit
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("property", ["fault-ln"])
-        result = materialize([a for a in defs.assets if a.key.path[-1] in ("property_manifest", "video_frames")],
-                             partition_key="fault-ln", instance=instance, raise_on_error=False,
-                             resources={"store": store, "io_manager": StoreJsonIOManager(store=store)})
+        result = materialize(list(defs.assets), partition_key="fault-ln", instance=instance, raise_on_error=False,
+                             resources={"store": store, "models": ModelRegistry(device="cpu"),
+                                        "io_manager": StoreJsonIOManager(store=store)})
     assert result.success
-    assert proxy.pending() == 0 and proxy.traffic.injected() == 4
-    retried = ["property_manifest", "video_frames"]
+    assert proxy.pending() == 0 and proxy.traffic.injected() == 6
+    retried = ["property_manifest", "video_frames", "selected_clips"]
     assert step_events(result, DagsterEventType.STEP_UP_FOR_RETRY) == retried
     assert step_events(result, DagsterEventType.STEP_RESTARTED) == retried
     assert step_events(result, DagsterEventType.STEP_FAILURE) == []
     errors = [e.event_specific_data.error for e in result.all_events
               if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
-    assert [causes(e) for e in errors] == [["RetryRequestedFromPolicy", "ClientError"],  # HeadObject: 503
-                                           ["RetryRequestedFromPolicy", "S3UploadFailedError", "ClientError"]]
+    assert [causes(e)[1:] for e in errors] == [
+        ["ClientError"],  # HeadObject: 503
+        ["S3UploadFailedError", "ClientError"],  # PutObject: InternalError
+        ["ConnectionClosedError", "ProtocolError", "RemoteDisconnected"],  # PutObject: no response at all
+    ]
+    assert proxy.traffic.to("PUT", "/results/fault-ln/clips.parquet$") == ["drop", "drop", "forwarded"]
 
-    frames = json.loads(raw(store, endpoint, "work/fault-ln/values/video_frames.json"))
-    [video] = frames["videos"]
-    assert video["decoded"]["frame_count"] == 100  # 4 s at 25 fps
+    [video] = json.loads(raw(store, endpoint, "work/fault-ln/values/video_frames.json"))["videos"]
+    assert video["decoded"]["frame_count"] == 300  # 12 s at 25 fps
     folder = video["decoded"]["directory"]
     (tmp_path / "times.npy").write_bytes(raw(store, endpoint, f"{folder}/times.npy"))
-    assert len(np.load(tmp_path / "times.npy")) == 100
-    assert all(raw(store, endpoint, f"{folder}/{s['file']}")[:2] == b"\xff\xd8" for s in video["decoded"]["sampled"])
-    facts = json.loads(raw(store, endpoint, "work/fault-ln/values/property_manifest.json"))["videos"][0]["facts"]
-    assert facts["duration_s"] == pytest.approx(4.0, abs=0.1)
-    uploads_after = {o["Key"]: (o["ETag"], raw(store, endpoint, o["Key"].removeprefix(f"{PREFIX}/")))
-                     for o in s3.list_objects_v2(Bucket=store.bucket, Prefix=f"{PREFIX}/uploads/")["Contents"]}
-    assert uploads_after == uploads_before
+    assert len(np.load(tmp_path / "times.npy")) == 300
+    results = {o["Key"].rsplit("/", 1)[1] for o in s3.list_objects_v2(
+        Bucket=store.bucket, Prefix=f"{PREFIX}/results/fault-ln/")["Contents"]}
+    assert results == {"showcase.mp4", "shots.parquet", "rooms.parquet", "quality.parquet", "clips.parquet"}
+    showcase = tmp_path / "showcase.mp4"
+    showcase.write_bytes(raw(store, endpoint, "results/fault-ln/showcase.mp4"))
+    rendered = inspect_video(showcase)
+    assert (rendered.width, rendered.height, rendered.video_codec, rendered.audio_codec) == (1920, 1080, "h264", "aac")
+    assert rendered.duration_s > 5
+    assert uploads(store, endpoint) == uploads_before
+
+
+def uploads(store: S3Store, endpoint: str) -> dict[str, tuple[str, bytes]]:
+    """Every upload's ETag and bytes, straight from moto."""
+    listing = client(endpoint).list_objects_v2(Bucket=store.bucket, Prefix=f"{PREFIX}/uploads/")["Contents"]
+    return {o["Key"]: (o["ETag"], raw(store, endpoint, o["Key"].removeprefix(f"{PREFIX}/"))) for o in listing}
 
 
 class Errors(logging.Handler):
