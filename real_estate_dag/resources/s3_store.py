@@ -49,7 +49,7 @@ class S3Store(Store):
     addressing_style: str = Field(default="auto", description="'path' for MinIO-style endpoints.")
     cache_dir: str = Field(description="Local folder for cached objects and work folders.")
     url_expiry_s: int = Field(default=7 * 24 * 3600, description="Lifetime of presigned result URLs.")
-    max_attempts: int = Field(default=10, description="botocore attempts per request (adaptive retries).")
+    max_attempts: int = Field(default=10, description="Attempts per request, the first included (adaptive retries).")
     multipart_mb: int = Field(default=8, description="Files above this size go up in parts of this size.")
 
     _client: Any = PrivateAttr(default=None)
@@ -57,7 +57,7 @@ class S3Store(Store):
     def _s3(self) -> Any:
         with _CLIENT_LOCK:  # boto3 sessions are not thread-safe; the client they make is
             if self._client is None:
-                config = Config(retries={"mode": "adaptive", "max_attempts": self.max_attempts},
+                config = Config(retries={"mode": "adaptive", "total_max_attempts": self.max_attempts},
                                 s3={"addressing_style": self.addressing_style}, signature_version="s3v4")
                 self._client = boto3.session.Session().client(
                     "s3", region_name=self.region_name or None, endpoint_url=self.endpoint_url or None, config=config
