@@ -20,7 +20,6 @@ RUN_CONFIG = {"execution": {"config": {"multiprocess": {
     "start_method": {"forkserver": {"preload_modules": ["real_estate_dag.definitions"]}}}}}}
 
 
-
 def step_intervals(instance, run_id: str) -> dict[str, tuple[float, float]]:
     events = instance.all_logs(run_id, of_type={DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS})
     starts = {e.step_key: e.timestamp for e in events if e.dagster_event.event_type == DagsterEventType.STEP_START}
@@ -42,6 +41,9 @@ def test_gpu_steps_of_two_runs_never_overlap_while_cpu_steps_do(tmp_path: Path, 
     dagster = str(Path(sys.executable).parent / "dagster")
     with production_home(tmp_path / "home") as env, open_instance(tmp_path / "home") as instance:
         instance.add_dynamic_partitions("property", list(PROPERTIES))
+        # As `dagster instance concurrency set gpu 1` does on a deployment: a pool first created by the
+        # default_limit of two runs claiming at the same moment could briefly hold two slots.
+        instance.event_log_storage.set_concurrency_slots("gpu", 1)
         process_env = {**os.environ, **env, "REDAG_STORE_ROOT": str(store), "REDAG_DEVICE": "cpu"}
         logs = {key: (tmp_path / f"{key}.log").open("w") for key in PROPERTIES}
         processes = {
