@@ -166,7 +166,7 @@ def test_run_log_has_progress_at_a_readable_rate_and_a_summary_per_step(material
     summaries = {
         "video_frames": r"video_frames: 1 video, 300 frames decoded, 24 sampled in [\d.]+ s \(\d+ frames/s\)",
         "shot_boundaries": r"shot_boundaries: 1 video, 300 frames, \d+ shots in [\d.]+ s \(\d+ frames/s\), "
-                           r"backend transnetv2@[0-9a-f]{12} on cpu",
+                           r"backend transnetv2(\+bf16)?@[0-9a-f]{12} on cpu",
         "room_labels": r"room_labels: 1 video, 24 sampled frames, \d+ segments in [\d.]+ s \([\d.]+ frames/s\), "
                        r"backend mobilenet_v2_imagenet\+evidence@[0-9a-f]{12} on cpu",
         "quality_scores": r"quality_scores: 1 video, 24 sampled frames scored in [\d.]+ s \([\d.]+ frames/s\), "
