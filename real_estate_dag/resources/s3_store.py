@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 from dagster_aws.s3.sensor import get_objects
 from pydantic import Field, PrivateAttr
 
-from real_estate_dag.resources.store import Store, StoredObject, UnsafeKeyError, work_prefix
+from real_estate_dag.resources.store import Store, StoredObject, UnsafeKeyError, check_relative_key, work_prefix
 
 MB = 1024 * 1024
 _CLIENT_LOCK = threading.Lock()
@@ -31,9 +31,7 @@ _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 
 def check_key(key: str) -> str:
     """``key`` if it is a plain relative path; S3 keys are literal, so ``..`` would not mean "up"."""
-    if not key or key.startswith("/") or "\\" in key or "\x00" in key:
-        raise UnsafeKeyError(f"unsafe storage key {key!r}")
-    if any(part in ("", ".", "..") for part in key.split("/")):
+    if any(part in ("", ".", "..") for part in check_relative_key(key).split("/")):
         raise UnsafeKeyError(f"storage key {key!r} has an empty, '.' or '..' segment")
     return key
 

@@ -83,6 +83,13 @@ class Store(ConfigurableResource):
     def url(self, key: str) -> str: ...
 
 
+def check_relative_key(key: str) -> str:
+    """``key`` if it is a non-empty relative key without backslashes or NUL bytes."""
+    if not key or key.startswith("/") or "\\" in key or "\x00" in key:
+        raise UnsafeKeyError(f"unsafe storage key {key!r}")
+    return key
+
+
 def work_prefix(partition_key: str, *parts: str) -> str:
     return "/".join([WORK, check_partition_key(partition_key), *parts])
 
@@ -97,8 +104,7 @@ class LocalStore(Store):
 
     def path(self, key: str) -> Path:
         """The file for ``key``; refuses keys that would leave the root (``..``, absolute, links)."""
-        if not key or key.startswith("/") or "\\" in key or "\x00" in key:
-            raise UnsafeKeyError(f"unsafe storage key {key!r}")
+        check_relative_key(key)
         root = self._root()
         target = (root / key).resolve()
         if target != root and root not in target.parents:

@@ -7,7 +7,6 @@ ETag on S3. Definitions registers the one that matches the configured store.
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,12 +24,13 @@ from real_estate_dag.assets.common import property_partitions
 from real_estate_dag.jobs import showcase_job
 from real_estate_dag.ops.keys import property_key
 from real_estate_dag.ops.manifest import ManifestError, parse_manifest
+from real_estate_dag.resources.env import env_number
 from real_estate_dag.resources.store import UPLOADS, Store, StoredObject, UnsafeKeyError
 from real_estate_dag.resources.uploads import MANIFEST
 
 MAX_RUNS_PER_TICK = 25
 MAX_MANIFEST_READS_PER_TICK = 100
-UPLOAD_WAIT_S = float(os.environ.get("REDAG_UPLOAD_WAIT_S") or 3600)
+UPLOAD_WAIT_S = env_number("REDAG_UPLOAD_WAIT_S", 3600)
 
 RunVersion = Callable[[StoredObject, bytes], str]
 
