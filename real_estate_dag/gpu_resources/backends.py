@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from real_estate_dag.gpu_resources.room_evidence import EVIDENCE
-from real_estate_dag.gpu_resources.weights_folder import WeightsMismatchError, entry
+from real_estate_dag.gpu_resources.weights_folder import WeightsMismatchError, entry, sha256_file
 from real_estate_dag.ops.rooms import ROOM_TYPES
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,7 @@ class ModelSettings:
 @cache
 def file_digest(path: str, size: int, mtime_ns: int) -> str:
     """sha256 of a weights file; cached per (path, size, mtime) so a process hashes each file once."""
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(chunk)
-    return sha.hexdigest()
+    return sha256_file(Path(path))
 
 
 def digest_of(path: Path) -> str:
