@@ -2,12 +2,9 @@
 
 from dagster import Definitions
 
+from real_estate_dag.assets.analysis import video_analysis
 from real_estate_dag.assets.clips import selected_clips
-from real_estate_dag.assets.frames import video_frames
 from real_estate_dag.assets.manifest import property_manifest
-from real_estate_dag.assets.quality import quality_scores
-from real_estate_dag.assets.rooms import room_labels
-from real_estate_dag.assets.shots import shot_boundaries
 from real_estate_dag.assets.showcase import showcase_video
 from real_estate_dag.executor import executor_from_env
 from real_estate_dag.gpu_resources.registry import ModelRegistry
@@ -34,10 +31,7 @@ models = ModelRegistry(
 defs = Definitions(
     assets=[
         property_manifest,
-        video_frames,
-        shot_boundaries,
-        room_labels,
-        quality_scores,
+        video_analysis,
         selected_clips,
         showcase_video,
     ],

@@ -31,5 +31,9 @@ def test_asset_graph_partitions_pools_and_code_versions() -> None:
     assert "+transnetv2" in shots_version and shots_version.endswith(f"@{digest_of(transnet_weights())[:12]}")
     assert digest_of(mobilenet_weights())[:12] in nodes["room_labels"].code_version
     assert "piqe" in nodes["quality_scores"].code_version
-    assert {k for k, n in nodes.items() if "gpu" in n.pools} == {"shot_boundaries", "room_labels", "quality_scores"}
+    analysis = {"video_frames", "shot_boundaries", "room_labels", "quality_scores"}
+    # one step decodes and runs the models at once, so it holds the GPU slot throughout
+    assert {k for k, n in nodes.items() if "gpu" in n.pools} == analysis
+    [analysis_def] = {graph.assets_def_for_key(nodes[k].key) for k in analysis}
+    assert analysis_def.node_def.name == "video_analysis" and analysis_def.can_subset
     assert defs.get_job_def("showcase_job").partitions_def.name == "property"

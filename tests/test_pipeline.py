@@ -2,13 +2,14 @@
 
 import base64
 import io
+import json
 import re
 from pathlib import Path
 
 import av
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance, materialize
+from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 from media_helpers import write_upload
 from PIL import Image
 
@@ -116,6 +117,28 @@ def test_showcase_files_are_published_and_uploads_untouched(pipeline) -> None:
     assert not list((root / "results/maple-ave").glob(".tmp-*"))
     after = {p: p.read_bytes() for p in (root / "uploads").rglob("*") if p.is_file()}
     assert after == before
+
+
+def test_models_rerun_alone_read_the_stored_frames_and_agree_with_the_full_pass(pipeline) -> None:
+    root, _, _ = pipeline
+    values = root / "work/maple-ave/values"
+    before = {name: json.loads((values / f"{name}.json").read_text()) for name in ("shot_boundaries", "room_labels")}
+    frames_before = sorted((p, p.stat().st_mtime_ns) for p in (root / "work/maple-ave/frames").rglob("*"))
+    store = LocalStore(root=str(root))
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("property", ["maple-ave"])
+    result = materialize(list(defs.assets), partition_key="maple-ave", instance=instance,
+                         selection=AssetSelection.assets("shot_boundaries", "room_labels"),
+                         resources={"store": store, "models": ModelRegistry(device="cpu"),
+                                    "io_manager": StoreJsonIOManager(store=store)})
+    assert {e.asset_key.path[-1] for e in result.get_asset_materialization_events()} == {
+        "shot_boundaries", "room_labels"}
+    logs = [e.message for e in instance.all_logs(result.run_id) if e.step_key == "video_analysis"]
+    assert not [m for m in logs if "decoding" in m] and [m for m in logs if "shot model: " in m]
+    assert sorted((p, p.stat().st_mtime_ns) for p in (root / "work/maple-ave/frames").rglob("*")) == frames_before
+    after = {name: json.loads((values / f"{name}.json").read_text()) for name in before}
+    assert after["shot_boundaries"] == before["shot_boundaries"]
+    assert after["room_labels"]["segments"] == before["room_labels"]["segments"]
 
 
 def test_a_bad_property_fails_clearly_without_touching_others(tmp_path: Path, short_clip: Path) -> None:

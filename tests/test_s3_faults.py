@@ -169,7 +169,7 @@ def test_steps_fail_past_client_retries_then_dagster_retries_them(endpoint: str,
 
     # two consecutive faults use up a request's two attempts, so each of these steps fails its first attempt
     proxy.fail(2, "slowdown", "HEAD", "/uploads/fault-ln/manifest.json$")  # property_manifest finding its folder
-    proxy.fail(2, "internal", "PUT", "/frames/00-walk.mp4/times.npy$")  # video_frames saving what it decoded
+    proxy.fail(2, "internal", "PUT", "/frames/00-walk.mp4/times.npy$")  # the analysis step saving what it decoded
     proxy.fail(2, "drop", "PUT", "/results/fault-ln/clips.parquet$")  # selected_clips publishing the edit
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("property", ["fault-ln"])
@@ -178,7 +178,7 @@ def test_steps_fail_past_client_retries_then_dagster_retries_them(endpoint: str,
                                         "io_manager": StoreJsonIOManager(store=store)})
     assert result.success
     assert proxy.pending() == 0 and proxy.traffic.injected() == 6
-    retried = ["property_manifest", "video_frames", "selected_clips"]
+    retried = ["property_manifest", "video_analysis", "selected_clips"]
     assert step_events(result, DagsterEventType.STEP_UP_FOR_RETRY) == retried
     assert step_events(result, DagsterEventType.STEP_RESTARTED) == retried
     assert step_events(result, DagsterEventType.STEP_FAILURE) == []

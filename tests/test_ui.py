@@ -163,27 +163,29 @@ def test_a_short_table_renders_inline_on_the_events_view(browser, server, capsys
 
 def test_run_log_has_progress_at_a_readable_rate_and_a_summary_per_step(materialised: Materialised) -> None:
     logs = materialised.logs
-    summaries = {
-        "video_frames": r"video_frames: 1 video, 300 frames decoded, 24 sampled in [\d.]+ s \(\d+ frames/s\)",
-        "shot_boundaries": r"shot_boundaries: 1 video, 300 frames, \d+ shots in [\d.]+ s \(\d+ frames/s\), "
-                           r"backend transnetv2(\+bf16)?@[0-9a-f]{12} on cpu",
-        "room_labels": r"room_labels: 1 video, 24 sampled frames, \d+ segments in [\d.]+ s \([\d.]+ frames/s\), "
-                       r"backend mobilenet_v2_imagenet\+evidence@[0-9a-f]{12} on cpu",
-        "quality_scores": r"quality_scores: 1 video, 24 sampled frames scored in [\d.]+ s \([\d.]+ frames/s\), "
-                          r"mean score [\d.]+, backend pyiqa:piqe\+classical@tag-[0-9a-f]{8} on cpu",
-        "selected_clips": r"chose \d+ clips? from \d+ segments for a [\d.]+ s showcase \(target 10 s\).*",
-        "showcase_video": r"rendered 16:9 1920x1080 [\d.]+ s in [\d.]+ s -> file://.*/showcase.mp4",
-    }
-    for step, pattern in summaries.items():
-        assert [m for m in logs[step] if re.fullmatch(pattern, m)], (step, logs[step])
-    progress = {
-        "video_frames": r"walk.mp4: decoding: \d+/300 frames \(\d+%\), [\d.]+ frames/s",
-        "shot_boundaries": r"walk.mp4: shot model: \d+/300 frames \(\d+%\), [\d.]+ frames/s",
-        "room_labels": r"walk.mp4: room model: \d+/24 frames \(\d+%\), [\d.]+ frames/s",
-        "quality_scores": r"walk.mp4: quality: \d+/24 frames \(\d+%\), [\d.]+ frames/s",
-        "showcase_video": r"rendering 16:9: [\d.]+/[\d.]+ s \(\d+%\), [\d.]+x real time",
-    }
-    for step, pattern in progress.items():
+    summaries = [
+        ("video_analysis", r"video_analysis: 1 video, quality_scores, room_labels, shot_boundaries, video_frames "
+                           r"in one overlapped pass of [\d.]+ s"),
+        ("video_analysis", r"video_frames: 1 video, 300 frames decoded, 24 sampled in [\d.]+ s \(\d+ frames/s\)"),
+        ("video_analysis", r"shot_boundaries: 1 video, 300 frames, \d+ shots in [\d.]+ s \(\d+ frames/s\), "
+                           r"backend transnetv2(\+bf16)?@[0-9a-f]{12} on cpu"),
+        ("video_analysis", r"room_labels: 1 video, 24 sampled frames, \d+ segments in [\d.]+ s \([\d.]+ frames/s\), "
+                           r"backend mobilenet_v2_imagenet\+evidence@[0-9a-f]{12} on cpu"),
+        ("video_analysis", r"quality_scores: 1 video, 24 sampled frames scored in [\d.]+ s \([\d.]+ frames/s\), "
+                           r"mean score [\d.]+, backend pyiqa:piqe\+classical@tag-[0-9a-f]{8} on cpu"),
+        ("selected_clips", r"chose \d+ clips? from \d+ segments for a [\d.]+ s showcase \(target 10 s\).*"),
+        ("showcase_video", r"rendered 16:9 1920x1080 [\d.]+ s in [\d.]+ s -> file://.*/showcase.mp4"),
+    ]
+    for step, pattern in summaries:
+        assert [m for m in logs[step] if re.fullmatch(pattern, m)], (step, pattern, logs[step])
+    # the analysis step reports decoding and each model's progress side by side, as they overlap
+    progress = [
+        ("video_analysis", r"walk.mp4: decoding: \d+/300 frames \(\d+%\), [\d.]+ frames/s"),
+        ("video_analysis", r"walk.mp4: shot model: \d+/300 frames \(\d+%\), [\d.]+ frames/s"),
+        ("video_analysis", r"walk.mp4: room and quality models: \d+/24 frames \(\d+%\), [\d.]+ frames/s"),
+        ("showcase_video", r"rendering 16:9: [\d.]+/[\d.]+ s \(\d+%\), [\d.]+x real time"),
+    ]
+    for step, pattern in progress:
         lines = [m for m in logs[step] if re.fullmatch(pattern, m)]
-        assert 1 <= len(lines) <= 11, (step, logs[step])  # at most one per tenth, plus the last
+        assert 1 <= len(lines) <= 11, (step, pattern, logs[step])  # at most one per tenth, plus the last
         assert "(100%)" in lines[-1] or step == "showcase_video", lines

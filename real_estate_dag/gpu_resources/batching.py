@@ -15,7 +15,7 @@ def run_batched(
     items: Sequence[T], batch_size: int, infer: Callable[[Sequence[T]], np.ndarray]
 ) -> np.ndarray:
     """Apply ``infer`` to consecutive batches and concatenate the results along axis 0."""
-    if not items:
+    if len(items) == 0:
         raise ValueError("run_batched needs at least one item")
     outputs: list[np.ndarray] = []
     start = 0

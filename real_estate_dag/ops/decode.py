@@ -91,10 +91,14 @@ def decode_video(
     expected_frames: int = 0,
     progress: ProgressFn | None = None,
     timeout_s: float | None = None,
+    on_frame: Callable[[np.ndarray], None] | None = None,
+    on_sample: Callable[[Path], None] | None = None,
 ) -> DecodedVideo:
     """Decode ``path`` once, writing the shot stream and sampled frames under ``out_dir``.
 
     Frames are placed by their presentation times, so variable-frame-rate video samples correctly.
+    ``on_frame`` gets each 48x27 frame and ``on_sample`` each sampled JPEG as soon as it is written,
+    so consumers can run while decoding goes on.
     """
     deadline = time.monotonic() + timeout_s if timeout_s else None
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -125,13 +129,18 @@ def decode_video(
                 times.append(t)
                 small = to_shot.reformat(frame, width=shot_size[0], height=shot_size[1], format="rgb24",
                                          threads=1).to_ndarray()
-                shot_file.write(np.ascontiguousarray(np.rot90(small, -quarter_turns)).tobytes())
+                small = np.ascontiguousarray(np.rot90(small, -quarter_turns))
+                shot_file.write(small.tobytes())
+                if on_frame:
+                    on_frame(small)
                 if t + 1e-6 >= next_sample_t:
                     image = to_sample.reformat(frame, width=sample_size[0], height=sample_size[1], format="rgb24",
                                                threads=1).to_ndarray()
                     file = f"sampled/{index:07d}.jpg"
                     Image.fromarray(np.rot90(image, -quarter_turns)).save(out_dir / file, quality=90)
                     sampled.append(SampledFrame(index=index, time_s=round(t, 4), file=file))
+                    if on_sample:
+                        on_sample(out_dir / file)
                     next_sample_t = (t // (1.0 / sample_fps) + 1) / sample_fps
                 if progress and index % 250 == 0:
                     progress(index, expected_frames)

@@ -2,48 +2,98 @@
 
 Frames are fed in windows of 100 that advance by 50; the middle 50 predictions of each window are
 kept, and the stream is padded with 25 copies of its first frame and enough copies of its last.
-This reproduces ``TransNetV2.predict_frames`` while streaming windows in batches.
+This reproduces ``TransNetV2.predict_frames`` while streaming windows to worker threads.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
+
+from real_estate_dag.ops.workers import Workers
 
 WINDOW, STEP, PAD = 100, 50, 25
 PredictWindows = Callable[[np.ndarray], np.ndarray]
 
 
-def _windows(frames: np.ndarray) -> Iterator[np.ndarray]:
-    n = len(frames)
-    tail = PAD + STEP - (n % STEP or STEP)
-    padded_len = PAD + n + tail
-    for start in range(0, padded_len - WINDOW + 1, STEP):
-        idx = np.clip(np.arange(start, start + WINDOW) - PAD, 0, n - 1)
-        yield frames[idx]
+class ShotStream:
+    """Transition probabilities computed while the frames arrive (from the decoder, or from disk).
+
+    Each complete window goes to ``predict`` on ``workers`` threads, ``batch_windows`` windows per
+    call; at most 100 frames and a few windows are held at a time.
+    """
+
+    def __init__(self, predict: PredictWindows, *, batch_windows: int = 1, workers: int = 1,
+                 init: Callable[[], None] | None = None) -> None:
+        self._predict = predict
+        self.batch_windows = max(1, batch_windows)
+        self._workers: Workers[list[np.ndarray], np.ndarray] = Workers(
+            self._run, threads=workers, queue_size=2 * max(1, workers), init=init)
+        self._buffer: list[np.ndarray] = []
+        self._batch: list[np.ndarray] = []
+        self.frames = 0
+
+    def _run(self, windows: list[np.ndarray]) -> np.ndarray:
+        return self._predict(np.stack(windows))[:, PAD : PAD + STEP]
+
+    def add(self, frame: np.ndarray) -> None:
+        if not self.frames:
+            self._buffer.extend([frame] * PAD)
+        self._buffer.append(frame)
+        self.frames += 1
+        if len(self._buffer) == WINDOW:
+            self._window()
+
+    def _window(self) -> None:
+        self._batch.append(np.stack(self._buffer[:WINDOW]))
+        del self._buffer[:STEP]
+        if len(self._batch) == self.batch_windows:
+            self._workers.submit(self._batch)
+            self._batch = []
+
+    @property
+    def done_frames(self) -> int:
+        return min(self._workers.done * self.batch_windows * STEP, self.frames)
+
+    def finish(self) -> np.ndarray:
+        """Per-frame probabilities, once the last frame was added."""
+        if not self.frames:
+            self._workers.cancel()
+            raise ValueError("no frames were added")
+        self._buffer.extend([self._buffer[-1]] * (PAD + STEP - (self.frames % STEP or STEP)))
+        while len(self._buffer) >= WINDOW:
+            self._window()
+        if self._batch:
+            self._workers.submit(self._batch)
+        return np.concatenate(self._workers.close()).reshape(-1)[: self.frames]
+
+    def cancel(self) -> None:
+        self._workers.cancel()
 
 
 def transition_probabilities(
     frames: np.ndarray,
     predict: PredictWindows,
-    batch_windows: int = 8,
+    batch_windows: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    workers: int = 1,
+    init: Callable[[], None] | None = None,
 ) -> np.ndarray:
     """Per-frame probability that a shot transition happens at that frame."""
     n = len(frames)
-    out: list[np.ndarray] = []
-    batch: list[np.ndarray] = []
-    for window in _windows(frames):
-        batch.append(window)
-        if len(batch) == batch_windows:
-            out.extend(predict(np.stack(batch))[:, PAD : PAD + STEP])
-            batch = []
-            if progress:
-                progress(min(len(out) * STEP, n), n)
-    if batch:
-        out.extend(predict(np.stack(batch))[:, PAD : PAD + STEP])
+    stream = ShotStream(predict, batch_windows=batch_windows, workers=workers, init=init)
+    try:
+        for i in range(n):
+            stream.add(frames[i])
+            if progress and i % 500 == 0:
+                progress(stream.done_frames, n)
+    except BaseException:
+        stream.cancel()
+        raise
+    probs = stream.finish()
     if progress:
         progress(n, n)
-    return np.concatenate(out)[:n]
+    return probs
 
 
 def probabilities_to_shots(probs: np.ndarray, threshold: float = 0.5) -> list[tuple[int, int]]:

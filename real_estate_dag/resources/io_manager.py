@@ -9,12 +9,16 @@ from real_estate_dag.ops.keys import check_partition_key
 from real_estate_dag.resources.store import WORK, Store
 
 
+def value_key(partition_key: str, asset: str) -> str:
+    """Where the value of ``asset`` for one partition is kept."""
+    return f"{WORK}/{check_partition_key(partition_key)}/values/{asset}.json"
+
+
 class StoreJsonIOManager(ConfigurableIOManager):
     store: ResourceDependency[Store]
 
     def _key(self, context: InputContext | OutputContext) -> str:
-        asset = "/".join(context.asset_key.path)
-        return f"{WORK}/{check_partition_key(context.asset_partition_key)}/values/{asset}.json"
+        return value_key(context.asset_partition_key, "/".join(context.asset_key.path))
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         key = self._key(context)

@@ -16,7 +16,15 @@ def test_probe_reads_the_real_footage(short_clip: Path) -> None:
 
 
 def test_decode_once_gives_shot_stream_and_sampled_frames(short_clip: Path, tmp_path: Path) -> None:
-    decoded = decode_video(short_clip, "short.mp4", tmp_path, sample_fps=2.0)
+    fed: list[np.ndarray] = []
+    samples: list[Path] = []
+
+    def on_sample(path: Path) -> None:
+        assert path.is_file()  # written before consumers hear of it
+        samples.append(path)
+
+    decoded = decode_video(short_clip, "short.mp4", tmp_path, sample_fps=2.0, on_frame=fed.append,
+                           on_sample=on_sample)
     assert decoded.frame_count == 1000
     stream = decoded.shot_stream()
     assert stream.shape == (1000, SHOT_H, SHOT_W, 3)
@@ -28,6 +36,9 @@ def test_decode_once_gives_shot_stream_and_sampled_frames(short_clip: Path, tmp_
     assert np.diff(sample_times) == pytest.approx(0.5, abs=0.05)
     image = decoded.sampled_image(decoded.sampled[10])
     assert min(image.size) == 224 and image.size[0] > image.size[1]
+    # consumers fed during decoding see exactly what was stored
+    np.testing.assert_array_equal(np.stack(fed), stream)
+    assert samples == [tmp_path / s.file for s in decoded.sampled]
 
 
 def test_rotation_metadata_is_honoured(short_clip: Path, tmp_path: Path) -> None:

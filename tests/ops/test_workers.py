@@ -1,0 +1,65 @@
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from real_estate_dag.ops.shots import ShotStream, transition_probabilities
+from real_estate_dag.ops.workers import Workers
+
+
+def test_results_come_back_in_submission_order_from_several_threads() -> None:
+    def slow_square(x: int) -> int:
+        time.sleep(0.01 * (x % 3))  # later items often finish first
+        return x * x
+
+    workers: Workers[int, int] = Workers(slow_square, threads=3, queue_size=2)
+    for i in range(20):
+        workers.submit(i)
+    assert workers.close() == [i * i for i in range(20)]
+    assert workers.done == 20
+
+
+def test_a_worker_error_reaches_the_producer_without_deadlock() -> None:
+    def fail_on_five(x: int) -> int:
+        if x == 5:
+            raise ValueError("bad item 5")
+        return x
+
+    workers: Workers[int, int] = Workers(fail_on_five, threads=2, queue_size=1)
+    with pytest.raises(ValueError, match="bad item 5"):
+        for i in range(1000):  # the queue holds one item: a blocked producer must still see the error
+            workers.submit(i)
+    assert not any(t.is_alive() for t in workers._threads)
+
+
+def test_the_initialiser_runs_on_each_worker_thread_and_cancel_stops_them() -> None:
+    seen: set[int] = set()
+    workers: Workers[int, int] = Workers(lambda x: x, threads=2, init=lambda: seen.add(threading.get_ident()))
+    workers.submit(1)
+    workers.cancel()
+    assert len(seen) == 2
+    assert not any(t.is_alive() for t in workers._threads)
+
+
+def fake_model(windows: np.ndarray) -> np.ndarray:
+    """A deterministic stand-in whose output depends on each frame and its place in the window."""
+    means = windows.reshape(*windows.shape[:2], -1).mean(axis=2)
+    return means / 255.0 + np.linspace(0, 0.01, windows.shape[1])[None]
+
+
+@pytest.mark.parametrize("frames", [1, 49, 50, 51, 100, 437])
+def test_streamed_windows_on_several_workers_match_one_window_at_a_time(frames: int) -> None:
+    rng = np.random.default_rng(frames)
+    video = rng.integers(0, 255, size=(frames, 27, 48, 3), dtype=np.uint8)
+    expected = transition_probabilities(video, fake_model)
+    stream = ShotStream(fake_model, batch_windows=3, workers=3)
+    for frame in video:
+        stream.add(frame)
+    got = stream.finish()
+    assert got.shape == (frames,)
+    np.testing.assert_array_equal(got, expected)
+    # the reference: TransNetV2's windowing (25 copies of the first frame, 50-frame steps, middle 50 kept)
+    padded = np.concatenate([video[:1].repeat(25, 0), video, video[-1:].repeat(125, 0)])
+    first = fake_model(padded[None, :100])[0, 25:75]
+    np.testing.assert_array_equal(got[: min(50, frames)], first[: min(50, frames)])
