@@ -152,7 +152,7 @@ def test_decode_and_ffmpeg_have_wall_clock_budgets(clip12: Path, tmp_path: Path)
 
 def test_assets_that_touch_storage_retry_with_backoff_and_jitter() -> None:
     nodes = defs.resolve_implicit_global_asset_job_def().graph.node_defs
-    assert len(nodes) == 7
+    assert len(nodes) == 4  # manifest, the analysis pass, selection, render
     for node in nodes:
         assert node.retry_policy == STORAGE_RETRY, node.name
     assert STORAGE_RETRY.backoff.value == "EXPONENTIAL" and STORAGE_RETRY.jitter.value == "PLUS_MINUS"
