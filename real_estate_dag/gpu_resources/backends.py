@@ -325,9 +325,10 @@ class IqaModel:
         return self.metric(x).reshape(-1).float().cpu().numpy()
 
     def normalise(self, raw: np.ndarray) -> np.ndarray:
+        """0..1, higher is better; 0 where the metric is undefined (NaN, e.g. PIQE on a blank frame)."""
         low, high = self.range
         unit = np.clip((raw - low) / (high - low), 0.0, 1.0)
-        return 1.0 - unit if self.lower_better else unit
+        return np.where(np.isnan(raw), 0.0, 1.0 - unit if self.lower_better else unit)
 
 
 @contextmanager

@@ -39,6 +39,15 @@ def test_piqe_scores_a_blurred_frame_lower(sampled: list[Image.Image]) -> None:
     assert quality.sharpness(luma_sharp) > quality.sharpness(luma_blur)
 
 
+def test_a_blank_frame_gets_the_lowest_iqa_score_not_nan(sampled: list[Image.Image]) -> None:
+    model = IqaModel(resolve_quality(settings_from_env())[-1], "cpu")
+    black = Image.new("RGB", sampled[5].size)
+    raw = model.score([sampled[5], black])
+    assert np.isnan(raw[1])  # PIQE has no active blocks to judge in a uniform frame
+    scores = model.normalise(raw)
+    assert scores[1] == 0.0 and 0 < scores[0] <= 1
+
+
 def test_exposure_prefers_mid_grey() -> None:
     mid = np.full((50, 50), 120.0)
     assert quality.exposure(mid) > quality.exposure(np.full((50, 50), 250.0))
