@@ -50,13 +50,30 @@ class AnalysisConfig(Config):
 
 @dataclass
 class Models:
-    """The models of the selected assets (None where an asset is not selected)."""
+    """The models of the selected assets. The sampled-frame models load on their worker thread, so
+    their loading overlaps the start of decoding and shot inference."""
 
+    registry: ModelRegistry
     device: str
-    batch_size: int
     shots: ShotModel | None
-    rooms: RoomModel | None
-    quality: IqaModel | None
+    want_rooms: bool
+    want_quality: bool
+    rooms: RoomModel | None = None
+    quality: IqaModel | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self.registry.batch_size
+
+    @property
+    def want_samples(self) -> bool:
+        return self.want_rooms or self.want_quality
+
+    def load_sample_models(self) -> None:
+        if self.want_rooms and self.rooms is None:
+            self.rooms = self.registry.room_model()
+        if self.want_quality and self.quality is None:
+            self.quality = self.registry.quality_model()
 
     def score_samples(self, files: list[Path]) -> dict[str, np.ndarray]:
         """Room probabilities and embeddings, and the quality measures, of a batch of sampled frames."""
@@ -95,9 +112,14 @@ class _Consumers:
             batch_windows=models.shots.windows_per_batch, workers=plan.shot_workers,
             init=torch_threads(plan.shot_threads))
         self.samples: Workers[list[Path], dict[str, np.ndarray]] | None = None
-        if models.rooms is not None or models.quality is not None:
-            self.samples = Workers(models.score_samples, threads=1, queue_size=2,
-                                   init=torch_threads(plan.sample_threads))
+        if models.want_samples:
+            threads = torch_threads(plan.sample_threads)
+
+            def init() -> None:
+                threads()
+                models.load_sample_models()
+
+            self.samples = Workers(models.score_samples, threads=1, queue_size=2, init=init)
         self.batch_size = models.batch_size
         self.batch: list[Path] = []
         self.shot_progress = Progress(log, f"{name}: shot model", "frames")
@@ -235,10 +257,9 @@ def video_analysis(
     selected = {key.path[-1] for key in context.selected_asset_keys}
     key = context.partition_key
     loaded = Models(
-        device=models.resolved_device(), batch_size=models.batch_size,
+        registry=models, device=models.resolved_device(),
         shots=models.shot_model() if "shot_boundaries" in selected else None,
-        rooms=models.room_model() if "room_labels" in selected else None,
-        quality=models.quality_model() if "quality_scores" in selected else None,
+        want_rooms="room_labels" in selected, want_quality="quality_scores" in selected,
     )
     started = time.perf_counter()
     if "video_frames" in selected:
@@ -260,7 +281,7 @@ def video_analysis(
                              config.shot_threshold, loaded.shots, seconds)
         results.append(shots)
         shots_videos = shots[0].value["videos"]
-    elif loaded.rooms is not None or loaded.quality is not None:
+    elif loaded.want_samples:
         shots_videos = stored_value(store, key, "shot_boundaries")["videos"]
     if loaded.rooms is not None:
         results.append(rooms_result(

@@ -70,8 +70,8 @@ def quality_result(
             video_rows.append({
                 "video": name, "sample": i, "frame": sample.index, "time_s": sample.time_s,
                 "sharpness": round(sharp, 4), "exposure": round(expo, 4),
-                "stability": round(float(stability[i]), 4), "iqa_raw": None if np.isnan(raw[i]) else round(float(raw[i]), 4),
-                "iqa": round(float(iqa[i]), 4),
+                "stability": round(float(stability[i]), 4),
+                "iqa_raw": None if np.isnan(raw[i]) else round(float(raw[i]), 4), "iqa": round(float(iqa[i]), 4),
                 "score": round(quality.combine(float(iqa[i]), sharp, expo, float(stability[i])), 4),
             })
         frames_out.extend(video_rows)

@@ -2,9 +2,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageFilter
 
-from real_estate_dag.gpu_resources.backends import IqaModel, MobileNetRoomModel, resolve_quality, resolve_rooms
+from real_estate_dag.gpu_resources.backends import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    IqaModel,
+    MobileNetRoomModel,
+    center_tensor,
+    resolve_quality,
+    resolve_rooms,
+)
 from real_estate_dag.gpu_resources.registry import settings_from_env
 from real_estate_dag.ops import quality
 from real_estate_dag.ops.decode import decode_video
@@ -26,6 +35,21 @@ def test_offline_room_model_labels_real_frames(sampled: list[Image.Image]) -> No
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-3)
     similarity = embeddings @ embeddings.T
     assert similarity[0, 1] > similarity[0, 20]  # neighbouring frames look alike, distant ones less
+
+
+def test_folding_batch_norms_keeps_the_imagenet_model_the_same(sampled: list[Image.Image]) -> None:
+    from torchvision.models import mobilenet_v2
+
+    model = MobileNetRoomModel(resolve_rooms(settings_from_env())[-1], "cpu")
+    assert not [m for m in model.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    reference = mobilenet_v2()
+    reference.load_state_dict(torch.load(model.backend.weights, weights_only=True))
+    x = center_tensor(sampled[:8], 224, IMAGENET_MEAN, IMAGENET_STD)
+    with torch.inference_mode():
+        ours = model.model(x.contiguous(memory_format=torch.channels_last)).softmax(1)
+        theirs = reference.eval()(x).softmax(1)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), atol=1e-5)
+    assert (ours.argmax(1) == theirs.argmax(1)).all()
 
 
 def test_piqe_scores_a_blurred_frame_lower(sampled: list[Image.Image]) -> None:
