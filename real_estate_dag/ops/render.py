@@ -68,10 +68,13 @@ def build_command(
     width, height = size
     lengths = [title_s, *(c.duration_s for c in clips)]
     total = sum(lengths) - crossfade_s * len(clips)
-    args = ["-loop", "1", "-framerate", str(FPS), "-t", f"{title_s:.3f}", "-i", str(title_png)]
+    args = ["-i", str(title_png)]
     for clip in clips:
         args += ["-ss", f"{clip.in_s:.4f}", "-t", f"{clip.duration_s:.4f}", "-i", str(clip.path)]
-    graph = [f"[0:v]scale={width}:{height},setsar=1,fps={FPS},format=yuv420p,settb=AVTB[v0]"]
+    # the title card is decoded once and repeated as a frame, not re-read from the PNG for every frame
+    title_frames = max(1, round(title_s * FPS))
+    graph = [f"[0:v]scale={width}:{height},setsar=1,format=yuv420p,loop=loop={title_frames - 1}:size=1:start=0,"
+             f"setpts=N/{FPS}/TB,fps={FPS},settb=AVTB[v0]"]
     graph += [_fit_filter(i, clip, width, height) for i, clip in enumerate(clips, start=1)]
     previous, elapsed = "v0", title_s
     for i in range(1, len(lengths)):

@@ -3,6 +3,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from real_estate_dag.ops.manifest import Agent, Listing
 from real_estate_dag.ops.render import RenderClip, inspect_video, render_showcase
@@ -35,8 +36,12 @@ def test_render_is_1080p_h264_aac_with_exact_duration(
     assert out.duration_s == pytest.approx(expected, abs=0.1)
     assert inspect_video(out.path) == out
     with av.open(str(out.path)) as container:
-        frames = sum(1 for _ in container.decode(video=0))
-    assert frames == pytest.approx(expected * 30, abs=2)
+        pictures = [f.to_ndarray(format="rgb24").astype(np.float32) for f in container.decode(video=0)]
+    assert len(pictures) == pytest.approx(expected * 30, abs=2)
+    card = np.asarray(Image.open(title).convert("RGB"), dtype=np.float32)
+    # the title card holds from the first frame until the crossfade into the first clip starts (1.5 s)
+    assert all(np.abs(pictures[i] - card).mean() < 4 for i in (0, 20, 44))
+    assert np.abs(pictures[75] - card).mean() > 20
     if with_music:  # faded in: the first quarter second is much quieter than the middle
         assert audio_rms(out.path, 0.0, 0.25) < 0.3 * audio_rms(out.path, 2.5, 3.5)
     else:  # the title card is silent, the clips carry their own sound
