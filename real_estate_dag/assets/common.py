@@ -4,7 +4,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from dagster import Backoff, DynamicPartitionsDefinition, Failure, Jitter, MetadataValue, RetryPolicy
+from dagster import Any as DagsterAny
+from dagster import AssetOut, Backoff, DynamicPartitionsDefinition, Failure, Jitter, MetadataValue, RetryPolicy
 from PIL import Image
 
 from real_estate_dag.gpu_resources.backends import Backend
@@ -17,6 +18,12 @@ GROUP = "showcase"
 OWNERS = ["team:media-pipeline"]
 # For transient storage and worker faults; bad input raises Failure(allow_retries=False) instead.
 STORAGE_RETRY = RetryPolicy(max_retries=3, delay=2.0, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+
+
+def analysis_out(key: str, *, kinds: set[str], code_version: str, description: str) -> AssetOut:
+    """One asset of the analysis pass: optional, since the pass can be subset, with a JSON value."""
+    return AssetOut(key=key, dagster_type=DagsterAny, is_required=False, group_name=GROUP, owners=OWNERS,
+                    kinds=kinds, code_version=code_version, description=description)
 
 
 def decoded_video(store: Store, entry: dict[str, Any]) -> DecodedVideo:

@@ -2,20 +2,15 @@
 
 import re
 
-from dagster import Any as DagsterAny
-from dagster import AssetOut, MaterializeResult, MetadataValue
+from dagster import MaterializeResult, MetadataValue
 
-from real_estate_dag.assets.common import GROUP, OWNERS, image_markdown, markdown_table
+from real_estate_dag.assets.common import analysis_out, image_markdown, markdown_table
 from real_estate_dag.ops.decode import DecodedVideo
 from real_estate_dag.ops.progress import counted
 from real_estate_dag.ops.visuals import contact_sheet, pick_evenly
 
-FRAMES = AssetOut(
-    key="video_frames",
-    dagster_type=DagsterAny,
-    is_required=False,
-    group_name=GROUP,
-    owners=OWNERS,
+FRAMES = analysis_out(
+    "video_frames",
     kinds={"python", "numpy"},
     code_version="frames-v2",
     description="Each video decoded once: every frame at 48x27 for shot detection, plus sampled "

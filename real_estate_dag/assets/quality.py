@@ -1,12 +1,10 @@
 """quality_scores: sharpness, exposure, camera stability and model IQA per sampled frame and shot."""
 
 import numpy as np
-from dagster import Any as DagsterAny
-from dagster import AssetOut, MaterializeResult, MetadataValue
+from dagster import MaterializeResult, MetadataValue
 
 from real_estate_dag.assets.common import (
-    GROUP,
-    OWNERS,
+    analysis_out,
     image_markdown,
     markdown_table,
     provenance,
@@ -20,14 +18,10 @@ from real_estate_dag.ops.progress import counted
 from real_estate_dag.ops.visuals import ScoreSeries, score_plot
 from real_estate_dag.resources.store import Store
 
-QUALITY = AssetOut(
-    key="quality_scores",
-    dagster_type=DagsterAny,
-    is_required=False,
-    group_name=GROUP,
-    owners=OWNERS,
+QUALITY = analysis_out(
+    "quality_scores",
     kinds={"pytorch", "parquet"},
-    code_version=code_version("quality-v1", "quality"),
+    code_version=code_version("quality-v2", "quality"),
     description="Per sampled frame: sharpness (Laplacian), exposure, camera stability (shake after "
     "smoothing the frame-to-frame motion) and a pyiqa no-reference score; combined 0..1, and "
     "averaged per shot.",

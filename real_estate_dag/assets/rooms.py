@@ -1,12 +1,10 @@
 """room_labels: a room type for every segment (a shot, split where the room changes)."""
 
 import numpy as np
-from dagster import Any as DagsterAny
-from dagster import AssetOut, MaterializeResult, MetadataValue
+from dagster import MaterializeResult, MetadataValue
 
 from real_estate_dag.assets.common import (
-    GROUP,
-    OWNERS,
+    analysis_out,
     markdown_table,
     provenance,
     publish_table,
@@ -19,12 +17,8 @@ from real_estate_dag.ops.rooms import ROOM_TYPES, label_segments
 from real_estate_dag.ops.visuals import data_uri, pick_evenly, thumbnail_strip
 from real_estate_dag.resources.store import Store, work_prefix
 
-ROOMS = AssetOut(
-    key="room_labels",
-    dagster_type=DagsterAny,
-    is_required=False,
-    group_name=GROUP,
-    owners=OWNERS,
+ROOMS = analysis_out(
+    "room_labels",
     kinds={"pytorch", "parquet"},
     code_version=code_version("rooms-v2", "rooms"),
     description="Room type per segment (shots, split where the label changes inside a long take), "

@@ -1,12 +1,10 @@
 """shot_boundaries: TransNetV2 shots per video, in frames and seconds."""
 
 import numpy as np
-from dagster import Any as DagsterAny
-from dagster import AssetOut, MaterializeResult, MetadataValue
+from dagster import MaterializeResult, MetadataValue
 
 from real_estate_dag.assets.common import (
-    GROUP,
-    OWNERS,
+    analysis_out,
     image_markdown,
     markdown_table,
     provenance,
@@ -21,12 +19,8 @@ from real_estate_dag.ops.shots import probabilities_to_shots
 from real_estate_dag.ops.visuals import TimelineRow, shot_timeline
 from real_estate_dag.resources.store import Store, work_prefix
 
-SHOTS = AssetOut(
-    key="shot_boundaries",
-    dagster_type=DagsterAny,
-    is_required=False,
-    group_name=GROUP,
-    owners=OWNERS,
+SHOTS = analysis_out(
+    "shot_boundaries",
     kinds={"pytorch", "parquet"},
     code_version=code_version("shots-v1", "shots"),
     description="Shots per video from TransNetV2 transition probabilities: [start, end] frames "
