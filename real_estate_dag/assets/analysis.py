@@ -185,18 +185,18 @@ def decode_pass(context: AssetExecutionContext, config: AnalysisConfig, store: S
             timeout_s=max(60.0, config.decode_budget_factor * facts["duration_s"]),
             on_frame=consumers.frame, on_sample=consumers.sample,
         )
+        decode_s = time.perf_counter() - started
+        # downstream steps find the streams by store key: on S3 they may run on another machine
+        entry = {"name": video["name"], "key": video["key"], "decoded": {**decoded.to_dict(), "directory": prefix}}
+        result = VideoPass(entry, decoded, decode_s=decode_s)
+        consumers.finish(result)
     except MediaError as exc:
         consumers.cancel()
         raise bad_input(str(exc), file=video["key"]) from exc
     except BaseException:
         consumers.cancel()
         raise
-    decode_s = time.perf_counter() - started
     store.save_dir(prefix)
-    # downstream steps find the streams by store key: on S3 they may run on another machine
-    entry = {"name": video["name"], "key": video["key"], "decoded": {**decoded.to_dict(), "directory": prefix}}
-    result = VideoPass(entry, decoded, decode_s=decode_s)
-    consumers.finish(result)
     context.log.info(f"{video['name']}: decoded {decoded.frame_count} frames in {decode_s:.1f} s "
                      f"({decoded.frame_count / decode_s:.0f} frames/s), {len(decoded.sampled)} sampled")
     return result
@@ -208,6 +208,7 @@ def stored_pass(context: AssetExecutionContext, store: Store, models: Models, en
     consumers = _Consumers(models, entry["name"], context.log.info)
     frames = decoded.shot_stream() if consumers.shots is not None else ()
     samples = len(decoded.sampled)
+    result = VideoPass(entry, decoded)
     try:
         for i in range(len(frames)):
             consumers.frame(frames[i])
@@ -215,11 +216,10 @@ def stored_pass(context: AssetExecutionContext, store: Store, models: Models, en
                 consumers.progress(decoded.frame_count, samples)
         for sample in decoded.sampled:
             consumers.sample(Path(decoded.directory) / sample.file)
+        consumers.finish(result)
     except BaseException:
         consumers.cancel()
         raise
-    result = VideoPass(entry, decoded)
-    consumers.finish(result)
     return result
 
 

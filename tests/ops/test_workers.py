@@ -63,3 +63,17 @@ def test_streamed_windows_on_several_workers_match_one_window_at_a_time(frames: 
     padded = np.concatenate([video[:1].repeat(25, 0), video, video[-1:].repeat(125, 0)])
     first = fake_model(padded[None, :100])[0, 25:75]
     np.testing.assert_array_equal(got[: min(50, frames)], first[: min(50, frames)])
+
+
+def test_a_failing_model_surfaces_from_the_stream_and_stops_its_threads() -> None:
+    def broken(windows: np.ndarray) -> np.ndarray:
+        raise RuntimeError("model exploded")
+
+    stream = ShotStream(broken, workers=2)
+    frame = np.zeros((27, 48, 3), dtype=np.uint8)
+    with pytest.raises(RuntimeError, match="model exploded"):
+        for _ in range(2000):  # the decoder keeps feeding until a submit sees the error
+            stream.add(frame)
+        stream.finish()
+    stream.cancel()
+    assert not any(t.is_alive() for t in stream._workers._threads)
