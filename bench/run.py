@@ -32,12 +32,11 @@ import numpy as np
 import torch
 from inputs import BenchInput, prepare_inputs
 
-from real_estate_dag.gpu_resources.device import thread_plan, torch_threads
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.decode import SHOT_H, SHOT_W
 from real_estate_dag.ops.ffmpeg import ffmpeg_exe
 from real_estate_dag.ops.render import FPS
-from real_estate_dag.ops.shots import probabilities_to_shots, transition_probabilities
+from real_estate_dag.ops.shots import probabilities_to_shots
 
 ROOT = Path(__file__).resolve().parents[1]
 ANALYSIS_STEP = "video_analysis"  # video_frames, shot_boundaries, room_labels and quality_scores, overlapped
@@ -77,10 +76,11 @@ def shot_stream(store: Path) -> np.ndarray:
 
 def shot_floor(model, frames: np.ndarray) -> tuple[float, float, np.ndarray]:
     """Wall and CPU seconds of the shot model alone, threaded as the pipeline runs it, and its output."""
-    plan = thread_plan(model.device)
     started, cpu = time.perf_counter(), time.process_time()
-    probs = transition_probabilities(frames, model.predict_windows, batch_windows=model.windows_per_batch,
-                                     workers=plan.shot_workers, init=torch_threads(plan.shot_threads))
+    stream = model.stream()
+    for frame in frames:
+        stream.add(frame)
+    probs = stream.finish()
     return time.perf_counter() - started, time.process_time() - cpu, probs
 
 

@@ -7,7 +7,6 @@ their own code versions, metadata and values, and any subset can be rematerialis
 models then read the stored frames instead of decoding again.
 """
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,9 +31,8 @@ from real_estate_dag.ops.decode import DecodedVideo, decode_video
 from real_estate_dag.ops.probe import MediaError
 from real_estate_dag.ops.progress import Progress, counted
 from real_estate_dag.ops.rooms import ROOM_TYPES
-from real_estate_dag.ops.shots import ShotStream
 from real_estate_dag.ops.workers import Workers
-from real_estate_dag.resources.io_manager import value_key
+from real_estate_dag.resources.io_manager import read_value, value_key
 from real_estate_dag.resources.store import Store, work_prefix
 
 
@@ -106,14 +104,10 @@ class _Consumers:
     """The shot stream and the sampled-frame workers of one video, fed by the decoder or from disk."""
 
     def __init__(self, models: Models, name: str, log: Callable[[str], None]) -> None:
-        plan = thread_plan(models.device)
-        self.shots = None if models.shots is None else ShotStream(
-            lambda windows: run_batched(windows, models.shots.windows_per_batch, models.shots.predict_windows),
-            batch_windows=models.shots.windows_per_batch, workers=plan.shot_workers,
-            init=torch_threads(plan.shot_threads))
+        self.shots = None if models.shots is None else models.shots.stream()
         self.samples: Workers[list[Path], dict[str, np.ndarray]] | None = None
         if models.want_samples:
-            threads = torch_threads(plan.sample_threads)
+            threads = torch_threads(thread_plan(models.device).sample_threads)
 
             def init() -> None:
                 threads()
@@ -224,11 +218,10 @@ def stored_pass(context: AssetExecutionContext, store: Store, models: Models, en
 
 
 def stored_value(store: Store, partition_key: str, asset: str) -> dict:
-    key = value_key(partition_key, asset)
-    if not store.exists(key):
+    if not store.exists(value_key(partition_key, asset)):
         raise Failure(description=f"{asset} has no stored value for {partition_key}; materialise it first "
                       "(or together with the assets selected now)", allow_retries=False)
-    return json.loads(store.read_bytes(key))
+    return read_value(store, partition_key, asset)
 
 
 @multi_asset(

@@ -19,9 +19,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from real_estate_dag.gpu_resources.batching import run_batched
+from real_estate_dag.gpu_resources.device import thread_plan, torch_threads
 from real_estate_dag.gpu_resources.room_evidence import EVIDENCE
 from real_estate_dag.gpu_resources.weights_folder import WeightsMismatchError, entry, sha256_file
 from real_estate_dag.ops.rooms import ROOM_TYPES
+from real_estate_dag.ops.shots import ShotStream
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +199,13 @@ class ShotModel:
         self.fused = FusedTransNetV2(self.model).to(device)
         # On CPU one window at a time is fastest (measured); a GPU gets as many as fit in memory.
         self.windows_per_batch = 1 if device == "cpu" else _windows_that_fit(device)
+
+    def stream(self) -> ShotStream:
+        """A stream of this model threaded as the analysis pass runs it (``device.thread_plan``); a
+        CUDA out-of-memory halves the windows per call."""
+        return ShotStream(lambda windows: run_batched(windows, self.windows_per_batch, self.predict_windows),
+                          batch_windows=self.windows_per_batch, workers=thread_plan(self.device).shot_workers,
+                          init=torch_threads(1))
 
     @torch.inference_mode()
     def predict_windows(self, windows: np.ndarray) -> np.ndarray:

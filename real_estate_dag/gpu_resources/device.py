@@ -20,21 +20,20 @@ def choose_device(preference: str = "auto") -> str:
 class ThreadPlan:
     """How the analysis pass shares the machine with the decoder's own threads.
 
-    On a CPU the shot model runs one window per thread on as many threads as there are cores (windows
-    are independent, so no thread waits on another), and the sampled-frame models get a quarter of
-    the cores; on a GPU one thread feeds it batches.
+    On a CPU the shot model runs one window per thread, with one torch thread each, on as many
+    threads as there are cores (windows are independent, so no thread waits on another), and the
+    sampled-frame models get a quarter of the cores; on a GPU one thread feeds it batches.
     """
 
     shot_workers: int
-    shot_threads: int
     sample_threads: int
 
 
 def thread_plan(device: str) -> ThreadPlan:
     if device.startswith("cuda"):
-        return ThreadPlan(shot_workers=1, shot_threads=1, sample_threads=1)
+        return ThreadPlan(shot_workers=1, sample_threads=1)
     cores = len(os.sched_getaffinity(0))
-    return ThreadPlan(shot_workers=cores, shot_threads=1, sample_threads=max(1, cores // 4))
+    return ThreadPlan(shot_workers=cores, sample_threads=max(1, cores // 4))
 
 
 def torch_threads(count: int) -> Callable[[], None]:

@@ -74,26 +74,19 @@ def transition_probabilities(
     frames: np.ndarray,
     predict: PredictWindows,
     batch_windows: int = 1,
-    progress: Callable[[int, int], None] | None = None,
     *,
     workers: int = 1,
     init: Callable[[], None] | None = None,
 ) -> np.ndarray:
     """Per-frame probability that a shot transition happens at that frame."""
-    n = len(frames)
     stream = ShotStream(predict, batch_windows=batch_windows, workers=workers, init=init)
     try:
-        for i in range(n):
-            stream.add(frames[i])
-            if progress and i % 500 == 0:
-                progress(stream.done_frames, n)
+        for frame in frames:
+            stream.add(frame)
     except BaseException:
         stream.cancel()
         raise
-    probs = stream.finish()
-    if progress:
-        progress(n, n)
-    return probs
+    return stream.finish()
 
 
 def probabilities_to_shots(probs: np.ndarray, threshold: float = 0.5) -> list[tuple[int, int]]:

@@ -14,6 +14,10 @@ def value_key(partition_key: str, asset: str) -> str:
     return f"{WORK}/{check_partition_key(partition_key)}/values/{asset}.json"
 
 
+def read_value(store: Store, partition_key: str, asset: str) -> Any:
+    return json.loads(store.read_bytes(value_key(partition_key, asset)))
+
+
 class StoreJsonIOManager(ConfigurableIOManager):
     store: ResourceDependency[Store]
 
@@ -26,4 +30,4 @@ class StoreJsonIOManager(ConfigurableIOManager):
         context.add_output_metadata({"value_uri": self.store.url(key)})
 
     def load_input(self, context: InputContext) -> Any:
-        return json.loads(self.store.read_bytes(self._key(context)))
+        return read_value(self.store, context.asset_partition_key, "/".join(context.asset_key.path))
