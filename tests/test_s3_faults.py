@@ -21,6 +21,7 @@ from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.render import inspect_video
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.s3_store import MB, S3Store
 from real_estate_dag.sensors.uploads import s3_upload_sensor
 
@@ -175,7 +176,7 @@ def test_steps_fail_past_client_retries_then_dagster_retries_them(endpoint: str,
         instance.add_dynamic_partitions("property", ["fault-ln"])
         result = materialize(list(defs.assets), partition_key="fault-ln", instance=instance, raise_on_error=False,
                              resources={"store": store, "models": ModelRegistry(device="cpu"),
-                                        "io_manager": StoreJsonIOManager(store=store)})
+                                        "io_manager": StoreJsonIOManager(store=store), "limits": UploadLimits()})
     assert result.success
     assert proxy.pending() == 0 and proxy.traffic.injected() == 6
     retried = ["property_manifest", "video_analysis", "selected_clips"]
@@ -232,7 +233,8 @@ def test_upload_sensor_survives_a_fault_burst_and_runs_the_property_after(endpoi
 
     with DagsterInstance.ephemeral() as instance:
         def tick(cursor: str | None):
-            context = build_sensor_context(instance=instance, cursor=cursor, resources={"store": store})
+            context = build_sensor_context(instance=instance, cursor=cursor,
+                                           resources={"store": store, "limits": UploadLimits()})
             errors = Errors()
             context.log.addHandler(errors)  # what the daemon would show in the tick's log
             return s3_upload_sensor(context), errors.lines

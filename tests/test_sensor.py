@@ -8,6 +8,7 @@ from dagster import DagsterInstance, SensorResult, build_sensor_context
 from media_helpers import write_upload
 
 from real_estate_dag.ops.keys import property_key
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.store import LocalStore
 from real_estate_dag.sensors.uploads import local_upload_sensor
 
@@ -20,7 +21,7 @@ def instance():
 
 def tick(instance: DagsterInstance, root: Path, cursor: str | None) -> SensorResult:
     context = build_sensor_context(instance=instance, cursor=cursor,
-                                   resources={"store": LocalStore(root=str(root))})
+                                   resources={"store": LocalStore(root=str(root)), "limits": UploadLimits()})
     result = local_upload_sensor(context)
     for request in result.dynamic_partitions_requests:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
