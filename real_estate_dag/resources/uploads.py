@@ -30,7 +30,7 @@ def upload_folder(store: Store, key: str, tagged: str | None = None) -> str:
         raise UploadNotFoundError(f"no upload folder under {UPLOADS}/ maps to property key {key!r}")
     if len(matches) > 1:
         raise UploadNotFoundError(
-            f"upload folders {', '.join(shown(f) for f in matches)} all map to property key {key!r}; launch "
+            f"upload folders {', '.join(repr(f) for f in matches)} all map to property key {key!r}; launch "
             f"the run with the tag {FOLDER_TAG}=<folder> (the upload sensor and the CLI do) or rename one")
     return matches[0]
 
