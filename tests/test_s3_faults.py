@@ -169,7 +169,7 @@ def test_steps_fail_past_client_retries_then_dagster_retries_them(endpoint: str,
     uploads_before = uploads(store, endpoint)
 
     # two consecutive faults use up a request's two attempts, so each of these steps fails its first attempt
-    proxy.fail(2, "slowdown", "HEAD", "/uploads/fault-ln/manifest.json$")  # property_manifest finding its folder
+    proxy.fail(2, "slowdown", "GET", "/uploads/fault-ln/manifest.json$")  # property_manifest reading the manifest
     proxy.fail(2, "internal", "PUT", "/frames/00-walk.mp4/times.npy$")  # the analysis step saving what it decoded
     proxy.fail(2, "drop", "PUT", "/results/fault-ln/clips.parquet$")  # selected_clips publishing the edit
     with DagsterInstance.ephemeral() as instance:
@@ -186,7 +186,7 @@ def test_steps_fail_past_client_retries_then_dagster_retries_them(endpoint: str,
     errors = [e.event_specific_data.error for e in result.all_events
               if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
     assert [causes(e)[1:] for e in errors] == [
-        ["ClientError"],  # HeadObject: 503
+        ["ClientError"],  # GetObject: 503
         ["S3UploadFailedError", "ClientError"],  # PutObject: InternalError
         ["ConnectionClosedError", "ProtocolError", "RemoteDisconnected"],  # PutObject: no response at all
     ]

@@ -178,3 +178,14 @@ def test_names_are_escaped_in_log_lines(instance, tmp_path: Path, short_clip: Pa
     _, log = logged_tick(instance, tmp_path, None)
     assert log and all("\n" not in line for _, line in log)
     assert any("x\\nERROR forged" in line for _, line in log)
+
+
+def test_a_cursor_from_before_file_versions_does_not_rerun_everything(instance, tmp_path: Path,
+                                                                      short_clip: Path) -> None:
+    upload = write_upload(tmp_path, "oak-st", {"a.mp4": short_clip})
+    stat = (upload / "manifest.json").stat()
+    old = json.dumps({"done": {"oak-st": f"{stat.st_mtime_ns}-{stat.st_size}"}, "waiting": {}, "after": ""})
+    upgraded = tick(instance, tmp_path, old)
+    assert upgraded.run_requests == []
+    (upload / "a.mp4").write_bytes(short_clip.read_bytes()[:-1000])
+    assert [r.partition_key for r in tick(instance, tmp_path, upgraded.cursor).run_requests] == ["oak-st"]

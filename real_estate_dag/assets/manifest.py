@@ -79,7 +79,7 @@ def property_manifest(context: AssetExecutionContext, limits: UploadLimits, stor
                         f"{MAX_MANIFEST_BYTES}", file=manifest_key, check="manifest")
     raw = store.read_bytes(manifest_key)
     try:
-        manifest = parse_manifest(raw, file=manifest_key, default_property_id=folder)
+        manifest = parse_manifest(raw, file=shown(manifest_key), default_property_id=folder)
     except ManifestError as exc:
         raise bad_input(str(exc), file=exc.file, field=exc.field, check="manifest") from exc
     except RecursionError as exc:  # nesting deeper than the JSON parser goes

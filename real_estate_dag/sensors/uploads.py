@@ -96,6 +96,9 @@ def evaluate_uploads(
         folders_by_key.setdefault(property_key(folder), []).append(folder)
 
     states = {folder: versions_digest(files[folder], list(files[folder])) for folder in manifests}
+    for folder, manifest in manifests.items():  # a cursor written before states held file versions
+        if cursor.done.get(folder) == manifest.version:
+            cursor.done[folder] = states[folder]
     todo = sorted(f for f in manifests if cursor.done.get(f) != states[f])
     todo = [f for f in todo if f > cursor.after] + [f for f in todo if f <= cursor.after]
     run_requests: list[RunRequest] = []
@@ -131,7 +134,7 @@ def evaluate_uploads(
             cursor.done[folder] = states[folder]
             continue
         except Exception as exc:  # e.g. the store failing after its retries: this property, next tick
-            context.log.error(f"{shown(manifest_key)}: could not be read ({type(exc).__name__}: {exc}); "
+            context.log.error(f"{shown(manifest_key)}: could not be read ({type(exc).__name__}: {shown(str(exc))}); "
                               "trying again next tick")
             continue
         try:
