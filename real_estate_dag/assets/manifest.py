@@ -54,7 +54,7 @@ def upload_file(store: Store, listing: dict[str, StoredObject], folder: str, nam
     group_name=GROUP,
     owners=OWNERS,
     kinds={"python", "json"},
-    code_version="manifest-v2",
+    code_version="manifest-v3",
     retry_policy=STORAGE_RETRY,
     description="The property's manifest.json, validated, with ffprobe-style facts for each video "
     "and the music track. Fails fast, naming the file and the reason, on bad input.",

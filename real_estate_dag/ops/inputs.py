@@ -33,7 +33,10 @@ def manifest_inputs(manifest_value: dict[str, Any]) -> list[dict[str, Any]]:
 def verify_unchanged(inputs: Iterable[dict[str, Any]], local_path: Callable[[str], Path]) -> None:
     """Raise InputChangedError naming the first input whose content is not what was probed."""
     for entry in inputs:
-        probed = entry["fingerprint"]
+        probed = entry.get("fingerprint")
+        if probed is None:
+            raise InputChangedError(f"{shown(entry['key'])} has no fingerprint: property_manifest was materialized "
+                                    "by an older version; materialize it again")
         try:
             now = fingerprint(local_path(entry["key"]))
         except FileNotFoundError as exc:

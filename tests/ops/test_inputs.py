@@ -32,6 +32,8 @@ def test_a_replaced_or_removed_input_is_named(tmp_path: Path, tiny_clip: Path, s
     video.unlink()
     with pytest.raises(InputChangedError, match=r"^uploads/x/a\.mp4 was removed during the run"):
         verify_unchanged(manifest_inputs(value), lambda key: video)
+    with pytest.raises(InputChangedError, match=r"^uploads/x/a\.mp4 has no fingerprint: property_manifest was"):
+        verify_unchanged([{"key": "uploads/x/a.mp4"}], lambda key: video)
 
 
 def test_names_in_log_lines_cannot_forge_a_line() -> None:
