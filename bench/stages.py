@@ -18,6 +18,7 @@ from dagster import DagsterEventType, DagsterInstance, materialize
 from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.store import LocalStore
 
 PARTITION = "bench-property"
@@ -57,7 +58,8 @@ def main(video: Path, root: Path, target_s: float) -> dict:
     since, started = time.time(), time.perf_counter()
     result = materialize(
         list(defs.assets), partition_key=PARTITION, instance=instance,
-        resources={"store": store, "models": ModelRegistry(), "io_manager": StoreJsonIOManager(store=store)},
+        resources={"store": store, "models": ModelRegistry(), "io_manager": StoreJsonIOManager(store=store),
+                   "limits": UploadLimits()},
     )
     wall = time.perf_counter() - started
     values = root / "work" / PARTITION / "values"

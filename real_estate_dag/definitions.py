@@ -11,6 +11,7 @@ from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.jobs import showcase_job
 from real_estate_dag.resources.env import env_int_or, env_or, store_from_env
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.s3_store import S3Store
 from real_estate_dag.resources.webhooks import WebhookNotifier
 from real_estate_dag.retention import retention_job, retention_schedule
@@ -47,6 +48,7 @@ defs = Definitions(
         "store": store,
         "models": models,
         "io_manager": StoreJsonIOManager(store=store),
+        "limits": UploadLimits(),
         "webhooks": WebhookNotifier(urls=env_or("REDAG_WEBHOOK_URLS", ""), secret=env_or("REDAG_WEBHOOK_SECRET", "")),
     },
 )

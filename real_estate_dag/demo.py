@@ -14,6 +14,7 @@ from dagster import DagsterInstance, build_sensor_context
 from real_estate_dag.definitions import defs
 from real_estate_dag.jobs import showcase_job
 from real_estate_dag.resources.env import DEFAULT_STORE_ROOT
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.store import RESULTS, UPLOADS, LocalStore
 
 DEMO_FOLDER = "demo-123-main-st"
@@ -57,7 +58,7 @@ def main() -> int:
     write_demo_upload(store)
     with DagsterInstance.get() as instance:
         sensor = defs.get_sensor_def("local_upload_sensor")
-        result = sensor(build_sensor_context(instance=instance, resources={"store": store}))
+        result = sensor(build_sensor_context(instance=instance, resources={"store": store, "limits": UploadLimits()}))
         for request in result.dynamic_partitions_requests:
             instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
         requests = [r for r in result.run_requests if r.partition_key == DEMO_FOLDER]

@@ -23,6 +23,7 @@ from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.keys import property_key
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.store import LocalStore
 
 GOOD = "good-property"
@@ -33,7 +34,7 @@ class Case:
     folder: str
     build: Callable[[Path, dict[str, Path]], None]  # (upload folder, media) -> writes the upload
     expect: str | None  # a substring of the failure message; None: the upload is valid
-    config: dict = field(default_factory=dict)  # property_manifest config for this run
+    config: dict = field(default_factory=dict)  # UploadLimits fields for this run
     key: str | None = None  # partition key when not derived from the folder name
 
 
@@ -97,6 +98,14 @@ def music_upload(name: str, data: bytes | None) -> Callable[[Path, dict], None]:
         if data != b"":
             (folder / name).write_bytes(media["music"].read_bytes() if data is None else data)
     return build
+
+
+def linked_folder(folder: Path, media: dict[str, Path]) -> None:
+    """The upload folder itself is a link to a folder outside the store."""
+    root = folder.parent.parent
+    outside = root.with_name(f"{root.name}-outside")
+    video_upload("good")(outside, media)
+    os.symlink(outside, folder)
 
 
 def two_videos(folder: Path, media: dict[str, Path]) -> None:
@@ -167,6 +176,12 @@ CASES = [
     Case("linked-subfolder", linked_subfolder, "uploads/linked-subfolder/rooms/walk.mp4: listed in the manifest "
          "is a link, not a plain file"),
     Case("linked-manifest", linked_manifest, "uploads/linked-manifest/manifest.json: the manifest is a link"),
+    Case("linked-folder", linked_folder,
+         "uploads/linked-folder: the upload folder is a link pointing outside the store"),
+    Case("truncated-music", lambda folder, media: music_upload("music.mp3", media["truncated_mp3"].read_bytes())(
+        folder, media), "uploads/truncated-music/music.mp3: truncated: header says 20.0 s, decodes to 3.0 s"),
+    Case("deep-manifest", manifest_only(None, b'{"videos": ["walk.mp4"], "x": ' + b"[" * 100_000 + b"]" * 100_000
+                                        + b"}"), "uploads/deep-manifest/manifest.json: "),
     Case("bad-music", music_upload("music.m4a", b"ID3 not really audio" * 20),
          "uploads/bad-music/music.m4a: not a readable audio file"),
     Case("missing-music", music_upload("music.mp3", b""),
@@ -192,6 +207,10 @@ def media(tmp_path_factory: pytest.TempPathFactory, short_clip: Path, music_trac
     m = {name: out / f"{name}.mp4" for name in ("good", "truncated_faststart", "truncated_plain", "one_frame",
                                                   "huge", "long", "tiny", "fast", "vfr", "rot180", "rot80")}
     m["music"] = music_track
+    mp3 = out / "music.mp3"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=20", "-c:a", "libmp3lame", "-b:a", "128k", str(mp3))
+    m["truncated_mp3"] = out / "truncated.mp3"
+    m["truncated_mp3"].write_bytes(mp3.read_bytes()[: 128_000 // 8 * 3])  # the first 3 s of the 20 s the header says
     ffmpeg("-i", str(short_clip), "-t", "12", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
            "-movflags", "+faststart", str(m["good"]))
     data = m["good"].read_bytes()
@@ -227,16 +246,15 @@ def snapshot(uploads: Path) -> dict[str, str]:
     return found
 
 
-def resources(root: Path) -> dict:
+def resources(root: Path, limits: dict | None = None) -> dict:
     store = LocalStore(root=str(root))
-    return {"store": store, "models": ModelRegistry(device="cpu"), "io_manager": StoreJsonIOManager(store=store)}
+    return {"store": store, "models": ModelRegistry(device="cpu"), "io_manager": StoreJsonIOManager(store=store),
+            "limits": UploadLimits(**(limits or {}))}
 
 
-def run(root: Path, instance: DagsterInstance, key: str, selection: AssetSelection, config: dict | None = None):
-    return materialize(
-        list(defs.assets), selection=selection, partition_key=key, instance=instance, resources=resources(root),
-        raise_on_error=False, run_config={"ops": {"property_manifest": {"config": config}}} if config else None,
-    )
+def run(root: Path, instance: DagsterInstance, key: str, selection: AssetSelection, limits: dict | None = None):
+    return materialize(list(defs.assets), selection=selection, partition_key=key, instance=instance,
+                       resources=resources(root, limits), raise_on_error=False)
 
 
 def failure_of(result):

@@ -16,6 +16,7 @@ from PIL import Image
 from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.store import LocalStore
 
 
@@ -28,7 +29,7 @@ def run_property(root: Path, key: str):
         partition_key=key,
         instance=instance,
         resources={"store": store, "models": ModelRegistry(device="cpu"),
-                   "io_manager": StoreJsonIOManager(store=store)},
+                   "io_manager": StoreJsonIOManager(store=store), "limits": UploadLimits()},
         raise_on_error=False,
     )
 
@@ -130,7 +131,7 @@ def test_models_rerun_alone_read_the_stored_frames_and_agree_with_the_full_pass(
     result = materialize(list(defs.assets), partition_key="maple-ave", instance=instance,
                          selection=AssetSelection.assets("shot_boundaries", "room_labels"),
                          resources={"store": store, "models": ModelRegistry(device="cpu"),
-                                    "io_manager": StoreJsonIOManager(store=store)})
+                                    "io_manager": StoreJsonIOManager(store=store), "limits": UploadLimits()})
     assert {e.asset_key.path[-1] for e in result.get_asset_materialization_events()} == {
         "shot_boundaries", "room_labels"}
     logs = [e.message for e in instance.all_logs(result.run_id) if e.step_key == "video_analysis"]

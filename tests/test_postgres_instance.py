@@ -12,6 +12,7 @@ from postgres_instance import connect, open_instance, production_home
 from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.store import LocalStore
 
 ASSETS = ["property_manifest", "video_frames", "shot_boundaries", "room_labels", "quality_scores",
@@ -39,7 +40,7 @@ def test_a_property_materialises_on_the_postgres_instance(tmp_path: Path, tiny_c
         result = materialize(
             list(defs.assets), partition_key="pg-house", instance=instance,
             resources={"store": store, "models": ModelRegistry(device="cpu"),
-                       "io_manager": StoreJsonIOManager(store=store)},
+                       "io_manager": StoreJsonIOManager(store=store), "limits": UploadLimits()},
         )
         assert result.success
 

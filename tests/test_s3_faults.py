@@ -21,6 +21,7 @@ from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.render import inspect_video
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.s3_store import MB, S3Store
 from real_estate_dag.sensors.uploads import s3_upload_sensor
 
@@ -168,14 +169,14 @@ def test_steps_fail_past_client_retries_then_dagster_retries_them(endpoint: str,
     uploads_before = uploads(store, endpoint)
 
     # two consecutive faults use up a request's two attempts, so each of these steps fails its first attempt
-    proxy.fail(2, "slowdown", "HEAD", "/uploads/fault-ln/manifest.json$")  # property_manifest finding its folder
+    proxy.fail(2, "slowdown", "GET", "/uploads/fault-ln/manifest.json$")  # property_manifest reading the manifest
     proxy.fail(2, "internal", "PUT", "/frames/00-walk.mp4/times.npy$")  # the analysis step saving what it decoded
     proxy.fail(2, "drop", "PUT", "/results/fault-ln/clips.parquet$")  # selected_clips publishing the edit
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("property", ["fault-ln"])
         result = materialize(list(defs.assets), partition_key="fault-ln", instance=instance, raise_on_error=False,
                              resources={"store": store, "models": ModelRegistry(device="cpu"),
-                                        "io_manager": StoreJsonIOManager(store=store)})
+                                        "io_manager": StoreJsonIOManager(store=store), "limits": UploadLimits()})
     assert result.success
     assert proxy.pending() == 0 and proxy.traffic.injected() == 6
     retried = ["property_manifest", "video_analysis", "selected_clips"]
@@ -185,7 +186,7 @@ def test_steps_fail_past_client_retries_then_dagster_retries_them(endpoint: str,
     errors = [e.event_specific_data.error for e in result.all_events
               if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
     assert [causes(e)[1:] for e in errors] == [
-        ["ClientError"],  # HeadObject: 503
+        ["ClientError"],  # GetObject: 503
         ["S3UploadFailedError", "ClientError"],  # PutObject: InternalError
         ["ConnectionClosedError", "ProtocolError", "RemoteDisconnected"],  # PutObject: no response at all
     ]
@@ -232,7 +233,8 @@ def test_upload_sensor_survives_a_fault_burst_and_runs_the_property_after(endpoi
 
     with DagsterInstance.ephemeral() as instance:
         def tick(cursor: str | None):
-            context = build_sensor_context(instance=instance, cursor=cursor, resources={"store": store})
+            context = build_sensor_context(instance=instance, cursor=cursor,
+                                           resources={"store": store, "limits": UploadLimits()})
             errors = Errors()
             context.log.addHandler(errors)  # what the daemon would show in the tick's log
             return s3_upload_sensor(context), errors.lines

@@ -17,6 +17,7 @@ from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.keys import property_key
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.s3_store import S3Store
 from real_estate_dag.sensors.uploads import s3_upload_sensor
 
@@ -25,7 +26,8 @@ KEY = property_key(FOLDER)
 
 
 def resources(store: S3Store) -> dict:
-    return {"store": store, "models": ModelRegistry(device="cpu"), "io_manager": StoreJsonIOManager(store=store)}
+    return {"store": store, "models": ModelRegistry(device="cpu"), "io_manager": StoreJsonIOManager(store=store),
+            "limits": UploadLimits()}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,8 @@ def finished(endpoint: str, source_video: Path, tmp_path_factory: pytest.TempPat
     uploads_before = {o.key: o.version for o in store.list_objects("uploads")}
 
     instance = DagsterInstance.ephemeral()
-    tick = s3_upload_sensor(build_sensor_context(instance=instance, resources={"store": store}))
+    tick = s3_upload_sensor(build_sensor_context(instance=instance,
+                                                 resources={"store": store, "limits": UploadLimits()}))
     [request] = tick.run_requests
     for add in tick.dynamic_partitions_requests:
         instance.add_dynamic_partitions(add.partitions_def_name, list(add.partition_keys))

@@ -12,8 +12,9 @@ from dagster import DagsterInstance, SensorResult, build_sensor_context
 from media_helpers import ffmpeg
 from s3_server import client, moto_s3, new_store
 
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.s3_store import S3Store
-from real_estate_dag.sensors.uploads import etag_version, evaluate_uploads, s3_upload_sensor, upload_sensor
+from real_estate_dag.sensors.uploads import etag_version, evaluate_uploads, s3_upload_sensor
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +52,10 @@ class Messages(logging.Handler):
 
 
 def tick(instance: DagsterInstance, store: S3Store, cursor: str | None, evaluate=s3_upload_sensor,
-         ) -> tuple[SensorResult, list[tuple[str, str]]]:
+         limits: UploadLimits | None = None) -> tuple[SensorResult, list[tuple[str, str]]]:
     """One evaluation, as the daemon would run it; returns the result and what the sensor logged."""
-    context = build_sensor_context(instance=instance, cursor=cursor, resources={"store": store})
+    context = build_sensor_context(instance=instance, cursor=cursor,
+                                   resources={"store": store, "limits": limits or UploadLimits()})
     messages = Messages()
     context.log.addHandler(messages)
     result = evaluate(context)
@@ -89,7 +91,7 @@ def test_manifest_before_its_videos_waits_then_runs_once(instance, store: S3Stor
     put(store, "uploads/oak-st/b.mp4", clip)
     ready, _ = tick(instance, store, still.cursor)
     [request] = ready.run_requests
-    assert request.partition_key == "oak-st" and request.run_key == f"oak-st:{etag}"
+    assert request.partition_key == "oak-st" and request.run_key.startswith(f"oak-st:{etag}:")
     assert request.tags["redag/upload_folder"] == "oak-st" and request.tags["redag/manifest_version"] == etag
     assert instance.has_dynamic_partition("property", "oak-st")
 
@@ -101,7 +103,8 @@ def test_reuploaded_manifest_runs_once_per_etag(instance, store: S3Store, clip: 
     put(store, "uploads/elm/a.mp4", clip)
     first_etag = put(store, "uploads/elm/manifest.json", manifest(["a.mp4"]))
     first, _ = tick(instance, store, None)
-    assert [r.run_key for r in first.run_requests] == [f"elm:{first_etag}"]
+    [first_key] = [r.run_key for r in first.run_requests]
+    assert first_key.startswith(f"elm:{first_etag}:")
 
     assert put(store, "uploads/elm/manifest.json", manifest(["a.mp4"])) == first_etag  # same bytes again
     same, _ = tick(instance, store, first.cursor)
@@ -110,32 +113,33 @@ def test_reuploaded_manifest_runs_once_per_etag(instance, store: S3Store, clip: 
     new_etag = put(store, "uploads/elm/manifest.json", manifest(["a.mp4"], options={"target_duration_s": 30}))
     assert new_etag != first_etag
     changed, _ = tick(instance, store, same.cursor)
-    assert [r.run_key for r in changed.run_requests] == [f"elm:{new_etag}"]
+    [changed_key] = [r.run_key for r in changed.run_requests]
+    assert changed_key.startswith(f"elm:{new_etag}:") and changed_key.split(":")[2] == first_key.split(":")[2]
     assert changed.dynamic_partitions_requests == []  # the partition exists already
 
     lost_cursor, _ = tick(instance, store, None)  # Dagster drops a run_key it has seen: no second run
-    assert [r.run_key for r in lost_cursor.run_requests] == [f"elm:{new_etag}"]
+    assert [r.run_key for r in lost_cursor.run_requests] == [changed_key]
 
 
 def test_gives_up_once_after_the_wait_limit(instance, store: S3Store, clip: bytes) -> None:
-    impatient = upload_sensor("s3_upload_sensor", etag_version, "S3 bucket", 30, wait_s=1)
+    impatient = UploadLimits(upload_wait_s=1)
     put(store, "uploads/pine/manifest.json", manifest(["a.mp4", "gone.mp4"]))
     put(store, "uploads/pine/a.mp4", clip)
-    waiting, log = tick(instance, store, None, impatient)
+    waiting, log = tick(instance, store, None, limits=impatient)
     assert waiting.run_requests == [] and log[0][0] == "INFO"
     time.sleep(1.1)
 
-    gave_up, log = tick(instance, store, waiting.cursor, impatient)
+    gave_up, log = tick(instance, store, waiting.cursor, limits=impatient)
     assert gave_up.run_requests == []
     [(level, line)] = log
     assert level == "ERROR"
     assert re.match(r"uploads/pine/manifest\.json: gave up after waiting \d+ s for gone\.mp4, listed in the "
                     "manifest but not uploaded", line)
-    quiet, log = tick(instance, store, gave_up.cursor, impatient)
+    quiet, log = tick(instance, store, gave_up.cursor, limits=impatient)
     assert quiet.run_requests == [] and log == []  # said once, not on every tick
 
     put(store, "uploads/pine/gone.mp4", clip)  # a late arrival still starts the property
-    late, _ = tick(instance, store, quiet.cursor, impatient)
+    late, _ = tick(instance, store, quiet.cursor, limits=impatient)
     assert [r.partition_key for r in late.run_requests] == ["pine"]
 
 

@@ -1,6 +1,8 @@
 """The local upload sensor, evaluated with build_sensor_context against a real instance."""
 
 import json
+import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,7 @@ from dagster import DagsterInstance, SensorResult, build_sensor_context
 from media_helpers import write_upload
 
 from real_estate_dag.ops.keys import property_key
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.store import LocalStore
 from real_estate_dag.sensors.uploads import local_upload_sensor
 
@@ -20,7 +23,7 @@ def instance():
 
 def tick(instance: DagsterInstance, root: Path, cursor: str | None) -> SensorResult:
     context = build_sensor_context(instance=instance, cursor=cursor,
-                                   resources={"store": LocalStore(root=str(root))})
+                                   resources={"store": LocalStore(root=str(root)), "limits": UploadLimits()})
     result = local_upload_sensor(context)
     for request in result.dynamic_partitions_requests:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
@@ -90,3 +93,99 @@ def test_leaves_manifests_launched_by_their_uploader_alone(instance, tmp_path: P
     result = tick(instance, tmp_path, None)
     assert [r.partition_key for r in result.run_requests] == ["by-sensor"]
     assert not instance.has_dynamic_partition("property", "by-client")
+
+
+class Messages(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.levelname, record.getMessage()))
+
+
+def logged_tick(instance: DagsterInstance, root: Path, cursor: str | None) -> tuple[SensorResult, list]:
+    context = build_sensor_context(instance=instance, cursor=cursor,
+                                   resources={"store": LocalStore(root=str(root)), "limits": UploadLimits()})
+    messages = Messages()
+    context.log.addHandler(messages)
+    return local_upload_sensor(context), messages.lines
+
+
+def test_links_and_folders_are_named_at_once_and_once(instance, tmp_path: Path, short_clip: Path) -> None:
+    root = tmp_path / "store"
+    write_upload(root, "good", {"a.mp4": short_clip})
+    outside = write_upload(tmp_path / "elsewhere", "stolen", {"a.mp4": short_clip})
+    link_out = write_upload(root, "link-out", {"b.mp4": short_clip})
+    (link_out / "a.mp4").symlink_to(outside / "a.mp4")
+    link_in = write_upload(root, "link-in", {"b.mp4": short_clip})
+    (link_in / "a.mp4").symlink_to(root / "uploads/good/a.mp4")
+    a_folder = write_upload(root, "a-folder", {"b.mp4": short_clip})
+    (a_folder / "a.mp4").mkdir()
+    for upload in (link_out, link_in, a_folder):
+        (upload / "manifest.json").write_text(json.dumps({"videos": ["a.mp4", "b.mp4"]}))
+    (root / "uploads/linked-folder").symlink_to(outside)
+
+    first, log = logged_tick(instance, root, None)
+    assert [r.partition_key for r in first.run_requests] == ["good"]
+    assert not [line for _, line in log if "waiting for" in line]
+    errors = sorted(line for level, line in log if level == "ERROR")
+    assert errors == [
+        "uploads/a-folder/a.mp4: listed in uploads/a-folder/manifest.json is a folder, not a plain file; "
+        "not requesting a run",
+        "uploads/link-in/a.mp4: listed in uploads/link-in/manifest.json is a link, not a plain file; "
+        "not requesting a run",
+        "uploads/link-out/a.mp4: listed in uploads/link-out/manifest.json is a link pointing outside the store, "
+        "not a plain file; not requesting a run",
+        "uploads/linked-folder: the upload folder or its manifest is a link pointing outside the store; links "
+        "and folders are never read as a manifest, so no run starts for it",
+    ]
+    again, log = logged_tick(instance, root, first.cursor)
+    assert again.run_requests == [] and log == []  # said once, not on every tick
+
+
+def test_an_unparseable_manifest_is_refused_once(instance, tmp_path: Path, short_clip: Path) -> None:
+    upload = write_upload(tmp_path, "deep", {"a.mp4": short_clip})
+    (upload / "manifest.json").write_text('{"videos": ["a.mp4"], "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    first, log = logged_tick(instance, tmp_path, None)
+    assert first.run_requests == []
+    [(level, line)] = log
+    assert level == "ERROR"
+    assert line.startswith("rejected uploads/deep/manifest.json: ")
+    for _ in range(2):
+        later, log = logged_tick(instance, tmp_path, first.cursor)
+        assert later.run_requests == [] and log == []  # not read again until it changes
+
+
+def test_a_replaced_video_requests_a_new_run(instance, tmp_path: Path, short_clip: Path, tiny_clip: Path) -> None:
+    upload = write_upload(tmp_path, "oak-st", {"a.mp4": short_clip, "b.mp4": short_clip})
+    first = tick(instance, tmp_path, None)
+    [before] = first.run_requests
+    assert tick(instance, tmp_path, first.cursor).run_requests == []
+
+    replacement = upload / ".a.mp4.part"
+    replacement.write_bytes(tiny_clip.read_bytes())
+    os.replace(replacement, upload / "a.mp4")  # as an upload client finishing a re-upload
+    [after] = tick(instance, tmp_path, first.cursor).run_requests
+    assert after.partition_key == "oak-st" and after.run_key != before.run_key
+    assert after.tags["redag/manifest_version"] == before.tags["redag/manifest_version"]
+    assert after.tags["redag/inputs_version"] != before.tags["redag/inputs_version"]
+
+
+def test_names_are_escaped_in_log_lines(instance, tmp_path: Path, short_clip: Path) -> None:
+    folder = "x\nERROR forged: every upload deleted"
+    write_upload(tmp_path, folder, {"a.mp4": short_clip}, music="gone.mp3")
+    _, log = logged_tick(instance, tmp_path, None)
+    assert log and all("\n" not in line for _, line in log)
+    assert any("x\\nERROR forged" in line for _, line in log)
+
+
+def test_a_cursor_from_before_file_versions_does_not_rerun_everything(instance, tmp_path: Path,
+                                                                      short_clip: Path) -> None:
+    upload = write_upload(tmp_path, "oak-st", {"a.mp4": short_clip})
+    stat = (upload / "manifest.json").stat()
+    old = json.dumps({"done": {"oak-st": f"{stat.st_mtime_ns}-{stat.st_size}"}, "waiting": {}, "after": ""})
+    upgraded = tick(instance, tmp_path, old)
+    assert upgraded.run_requests == []
+    (upload / "a.mp4").write_bytes(short_clip.read_bytes()[:-1000])
+    assert [r.partition_key for r in tick(instance, tmp_path, upgraded.cursor).run_requests] == ["oak-st"]

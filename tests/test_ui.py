@@ -27,6 +27,7 @@ from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.visuals import MAX_IMAGE_BYTES
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.store import LocalStore
 
 KEY = "oak-st"
@@ -58,7 +59,8 @@ def materialised(tmp_path_factory: pytest.TempPathFactory, source_video: Path) -
             instance.add_dynamic_partitions("property", [KEY])
             result = materialize(list(defs.assets), partition_key=KEY, instance=instance,
                                  resources={"store": store, "models": ModelRegistry(device="cpu"),
-                                            "io_manager": StoreJsonIOManager(store=store)})
+                                            "io_manager": StoreJsonIOManager(store=store),
+                                            "limits": UploadLimits()})
             logs: dict[str, list[str]] = {}
             for entry in instance.all_logs(result.run_id):
                 if not entry.is_dagster_event and entry.step_key:

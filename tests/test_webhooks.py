@@ -18,6 +18,7 @@ from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.webhooks import backoff_delay, deliver, encode, signed_headers, verify
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.store import LocalStore
 from real_estate_dag.resources.webhooks import WebhookConfigError, WebhookNotifier
 from real_estate_dag.sensors.webhooks import (
@@ -93,7 +94,7 @@ def run_property(root: Path, folder: str, instance: DagsterInstance):
     return materialize(
         list(defs.assets), partition_key=folder, instance=instance, raise_on_error=False,
         resources={"store": store, "models": ModelRegistry(device="cpu"),
-                   "io_manager": StoreJsonIOManager(store=store)},
+                   "io_manager": StoreJsonIOManager(store=store), "limits": UploadLimits()},
     )
 
 

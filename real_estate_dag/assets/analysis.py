@@ -18,6 +18,7 @@ from PIL import Image
 
 from real_estate_dag.assets.common import STORAGE_RETRY, bad_input, decoded_video, property_partitions
 from real_estate_dag.assets.frames import FRAMES, frames_result, video_dir_name
+from real_estate_dag.assets.manifest import verify_inputs
 from real_estate_dag.assets.quality import QUALITY, quality_result
 from real_estate_dag.assets.rooms import ROOMS, rooms_result
 from real_estate_dag.assets.shots import SHOTS, shots_result
@@ -247,6 +248,7 @@ def video_analysis(
     models: ModelRegistry,
     property_manifest: dict,
 ):
+    verify_inputs(store, property_manifest)
     selected = {key.path[-1] for key in context.selected_asset_keys}
     key = context.partition_key
     loaded = Models(

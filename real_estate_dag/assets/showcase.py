@@ -20,6 +20,7 @@ from real_estate_dag.assets.common import (
     markdown_table,
     property_partitions,
 )
+from real_estate_dag.assets.manifest import verify_inputs
 from real_estate_dag.ops.audio import audio_problems
 from real_estate_dag.ops.ffmpeg import FfmpegError
 from real_estate_dag.ops.manifest import manifest_from_dict
@@ -61,6 +62,7 @@ def showcase_video(
     property_manifest: dict,
     selected_clips: dict,
 ) -> MaterializeResult:
+    verify_inputs(store, property_manifest)
     key = context.partition_key
     manifest = manifest_from_dict(property_manifest["manifest"])
     clips_in = selected_clips["clips"]

@@ -1,4 +1,5 @@
-"""Facts about one media file, read with PyAV (libav's own demuxers; nothing is decoded in full)."""
+"""Facts about one media file, read with PyAV (libav's own demuxers). Videos are not decoded in full;
+the music track is, since a cut-short track is found no other way and decoding audio is cheap."""
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -95,12 +96,32 @@ def probe_audio(path: Path, name: str, limits: MediaLimits | None = None) -> Aud
             raise MediaError(f"{name}: audio stream has no duration")
         if limits is not None:
             check_audio_header(name, duration, limits)
+        decoded = _decoded_seconds(container, stream, name)
+        if decoded < duration - max(0.5, 0.02 * duration):
+            raise MediaError(f"{name}: truncated: header says {duration:.1f} s, decodes to {decoded:.1f} s")
         return AudioFacts(
-            duration_s=round(duration, 3),
+            duration_s=round(min(duration, decoded), 3),
             codec=stream.codec_context.name,
             sample_rate=stream.codec_context.sample_rate,
             channels=stream.codec_context.channels,
         )
+
+
+def _decoded_seconds(container: av.container.InputContainer, stream: av.audio.stream.AudioStream,
+                     name: str) -> float:
+    """Seconds of audio the stream decodes to, up to its last sample."""
+    end = 0.0
+    try:
+        for frame in container.decode(stream):
+            start = float(frame.pts * frame.time_base) if frame.pts is not None else end
+            end = max(end, start + frame.samples / frame.sample_rate)
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"{name}: cannot be decoded after {end:.1f} s ({exc.strerror or exc})") from exc
+    return end - _start_seconds(stream)
+
+
+def _start_seconds(stream: av.stream.Stream) -> float:
+    return float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
 
 
 def _duration(container: av.container.InputContainer, stream: av.stream.Stream) -> float:

@@ -2,14 +2,16 @@
 
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from real_estate_dag.ops.manifest import Listing
 from real_estate_dag.ops.visuals import fit_text
+from real_estate_dag.ops.visuals import font as load_font
 
 
 def listing_lines(listing: Listing, property_id: str) -> tuple[str, list[str]]:
-    """Headline and detail lines; facts the listing does not give are left out, not invented."""
+    """Headline and detail lines, in the listing's own casing; facts the listing does not give are left
+    out, not invented."""
     headline = listing.address or property_id
     facts = []
     if listing.price is not None:
@@ -22,7 +24,7 @@ def listing_lines(listing: Listing, property_id: str) -> tuple[str, list[str]]:
         facts.append(f"{listing.square_feet:,.0f} sq ft")
     lines = [" · ".join(facts)] if facts else []
     if listing.property_type:
-        lines.append(listing.property_type.title())
+        lines.append(listing.property_type)
     agent = " · ".join(part for part in (listing.agent.name, listing.agent.phone) if part)
     if agent:
         lines.append(agent)
@@ -38,8 +40,8 @@ def draw_title_card(listing: Listing, property_id: str, size: tuple[int, int], o
         draw.line([(0, y), (width, y)], fill=(int(18 + 22 * shade), int(28 + 30 * shade), int(48 + 50 * shade)))
     headline, lines = listing_lines(listing, property_id)
     unit = min(width, height)
-    title_font = ImageFont.load_default(size=max(24, unit // 12))
-    body_font = ImageFont.load_default(size=max(16, unit // 24))
+    title_font = load_font(max(24, unit // 12))
+    body_font = load_font(max(16, unit // 24))
     headline = fit_text(draw, headline, title_font, int(width * 0.9))
     rows = [(headline, title_font, (255, 255, 255))]
     rows += [(fit_text(draw, line, body_font, int(width * 0.9)), body_font, (210, 220, 235)) for line in lines]

@@ -4,14 +4,18 @@ in markdown metadata as data URIs.
 """
 
 import base64
+import importlib.util
 import io
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
 import av
 import numpy as np
+from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
 
 MAX_IMAGE_BYTES = 150_000
@@ -26,8 +30,32 @@ MARGIN = 8
 T = TypeVar("T")
 
 
+def font_file() -> Path:
+    """DejaVu Sans, as matplotlib ships it (a free licence in the spirit of the OFL): Latin with every
+    accent, Greek, Cyrillic, Hebrew and Arabic."""
+    spec = importlib.util.find_spec("matplotlib")  # finds the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("matplotlib is not installed: its DejaVu Sans font draws all text (pip install matplotlib)")
+    return Path(spec.submodule_search_locations[0]) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+
+
+@cache
 def font(size: int = 12) -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=size)
+    return ImageFont.truetype(str(font_file()), size)
+
+
+@cache
+def _covered() -> frozenset[int]:
+    return frozenset(TTFont(font_file(), lazy=True)["cmap"].getBestCmap())
+
+
+def drawable(text: str) -> str:
+    """``text`` as the font can draw it, in the user's own casing: composed (NFC), line breaks and other
+    control characters turned into spaces, and characters the font has no glyph for (most emoji) left
+    out, so none shows as a box."""
+    text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in unicodedata.normalize("NFC", text))
+    covered = _covered()
+    return " ".join("".join(c for c in text if ord(c) in covered).split())
 
 
 def pick_evenly(items: Sequence[T], count: int) -> list[T]:
@@ -258,7 +286,9 @@ def _decimate(xs: np.ndarray, ys: np.ndarray, pixels: int) -> list[tuple[float, 
 
 
 def fit_text(draw: ImageDraw.ImageDraw, text: str, typeface: ImageFont.FreeTypeFont, max_width: int) -> str:
-    """``text``, shortened with an ellipsis until it is at most ``max_width`` pixels wide."""
+    """``text`` as the font draws it (see ``drawable``), shortened with an ellipsis until it is at most
+    ``max_width`` pixels wide."""
+    text = drawable(text)
     if draw.textlength(text, font=typeface) <= max_width:
         return text
     while text and draw.textlength(text + "…", font=typeface) > max_width:

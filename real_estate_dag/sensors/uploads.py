@@ -2,7 +2,8 @@
 
 One evaluation serves both stores. The two sensors differ in what names a manifest version in the
 run key: its content digest on the local store (a file touched but unchanged does not run again), its
-ETag on S3. Definitions registers the one that matches the configured store.
+ETag on S3. The run key also holds the store versions of the files the manifest lists, so a replaced
+video or music file requests a new run. Definitions registers the one that matches the configured store.
 """
 
 import hashlib
@@ -22,15 +23,15 @@ from dagster import (
 
 from real_estate_dag.assets.common import property_partitions
 from real_estate_dag.jobs import showcase_job
+from real_estate_dag.ops.inputs import shown
 from real_estate_dag.ops.keys import property_key
 from real_estate_dag.ops.manifest import ManifestError, parse_manifest
-from real_estate_dag.resources.env import env_number
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.store import UPLOADS, Store, StoredObject, UnsafeKeyError
-from real_estate_dag.resources.uploads import MANIFEST
+from real_estate_dag.resources.uploads import FOLDER_TAG, MANIFEST, unlisted_kind
 
 MAX_RUNS_PER_TICK = 25
 MAX_MANIFEST_READS_PER_TICK = 100
-UPLOAD_WAIT_S = env_number("REDAG_UPLOAD_WAIT_S", 3600)
 
 RunVersion = Callable[[StoredObject, bytes], str]
 
@@ -43,9 +44,16 @@ def etag_version(manifest: StoredObject, raw: bytes) -> str:
     return manifest.version
 
 
+def versions_digest(objects: dict[str, StoredObject], names: list[str]) -> str:
+    """One short digest of the store versions of ``names``: it changes when any of them is replaced."""
+    text = "\n".join(f"{name}\0{objects[name].version}" for name in sorted(names))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
 @dataclass
 class UploadCursor:
-    # upload folder -> manifest version handled: run requested or manifest rejected
+    # upload folder -> the state handled (versions of every file in it; "link" for a linked folder):
+    # run requested or upload refused, so a refused upload is read and reported once
     done: dict[str, str] = field(default_factory=dict)
     # upload folder -> {"version", "since" (unix time first seen waiting), "missing", "gave_up"}
     waiting: dict[str, dict] = field(default_factory=dict)
@@ -59,6 +67,9 @@ class UploadCursor:
 
     def dump(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+
+LINKED = "link"
 
 
 def evaluate_uploads(
@@ -77,13 +88,18 @@ def evaluate_uploads(
         if name:
             files.setdefault(folder, {})[name] = obj
     manifests = {folder: names[MANIFEST] for folder, names in files.items() if MANIFEST in names}
-    cursor.done = {f: v for f, v in cursor.done.items() if f in manifests}
+    linked = _linked_folders(context, store, files, cursor)
+    cursor.done = {f: v for f, v in cursor.done.items() if f in manifests or f in linked}
     cursor.waiting = {f: w for f, w in cursor.waiting.items() if f in manifests}
     folders_by_key: dict[str, list[str]] = {}
     for folder in manifests:
         folders_by_key.setdefault(property_key(folder), []).append(folder)
 
-    todo = sorted(f for f, m in manifests.items() if cursor.done.get(f) != m.version)
+    states = {folder: versions_digest(files[folder], list(files[folder])) for folder in manifests}
+    for folder, manifest in manifests.items():  # a cursor written before states held file versions
+        if cursor.done.get(folder) == manifest.version:
+            cursor.done[folder] = states[folder]
+    todo = sorted(f for f in manifests if cursor.done.get(f) != states[f])
     todo = [f for f in todo if f > cursor.after] + [f for f in todo if f <= cursor.after]
     run_requests: list[RunRequest] = []
     new_keys: list[str] = []
@@ -105,51 +121,88 @@ def evaluate_uploads(
                 continue
         key = property_key(folder)
         if len(folders_by_key[key]) > 1:
-            context.log.error(f"{manifest_key}: upload folders {', '.join(sorted(folders_by_key[key]))} all map "
+            context.log.error(f"{shown(manifest_key)}: upload folders "
+                              f"{', '.join(shown(f) for f in sorted(folders_by_key[key]))} all map "
                               f"to property key {key!r}; rename one of them")
-            cursor.done[folder] = manifest.version
+            cursor.done[folder] = states[folder]
             continue
         reads += 1
         try:
             raw = store.read_bytes(manifest_key)
-            parsed = parse_manifest(raw, file=manifest_key, default_property_id=folder)
-        except (ManifestError, UnsafeKeyError) as exc:
-            context.log.error(f"rejected {exc}" if isinstance(exc, ManifestError) else f"{manifest_key}: {exc}")
-            cursor.done[folder] = manifest.version
+        except UnsafeKeyError as exc:
+            context.log.error(f"{shown(manifest_key)}: {exc}")
+            cursor.done[folder] = states[folder]
             continue
         except Exception as exc:  # e.g. the store failing after its retries: this property, next tick
-            context.log.error(f"{manifest_key}: could not be read ({type(exc).__name__}: {exc}); "
+            context.log.error(f"{shown(manifest_key)}: could not be read ({type(exc).__name__}: {shown(str(exc))}); "
                               "trying again next tick")
             continue
+        try:
+            parsed = parse_manifest(raw, file=manifest_key, default_property_id=folder)
+        except (ManifestError, RecursionError) as exc:  # the same bytes fail the same way: refused once
+            context.log.error(f"rejected {shown(str(exc))}" if isinstance(exc, ManifestError) else
+                              f"rejected {shown(manifest_key)}: cannot be parsed ({type(exc).__name__})")
+            cursor.done[folder] = states[folder]
+            continue
         if parsed.launch == "client":
-            context.log.info(f"{manifest_key}: launched by its uploader (\"launch\": \"client\"); "
+            context.log.info(f"{shown(manifest_key)}: launched by its uploader (\"launch\": \"client\"); "
                              "not requesting a run")
             cursor.waiting.pop(folder, None)
-            cursor.done[folder] = manifest.version
+            cursor.done[folder] = states[folder]
             continue
-        listed = parsed.videos + ((parsed.music,) if parsed.music else ())
+        listed = [*parsed.videos, *((parsed.music,) if parsed.music else ())]
         missing = [name for name in listed if name not in files[folder]]
+        unusable = {name: kind for name in missing if (kind := unlisted_kind(store, f"{UPLOADS}/{folder}/{name}"))}
+        if unusable:
+            for name, kind in unusable.items():
+                context.log.error(f"{shown(f'{UPLOADS}/{folder}/{name}')}: listed in {shown(manifest_key)} "
+                                  f"{kind}, not a plain file; not requesting a run")
+            cursor.waiting.pop(folder, None)
+            cursor.done[folder] = states[folder]
+            continue
         if missing:
             _wait_or_give_up(context, cursor, folder, manifest, missing, wait_s)
             continue
         cursor.waiting.pop(folder, None)
-        cursor.done[folder] = manifest.version
+        cursor.done[folder] = states[folder]
         if key != folder:
-            context.log.info(f"upload folder {folder!r} maps to property key {key!r}")
+            context.log.info(f"upload folder {shown(folder)!r} maps to property key {key!r}")
         if key not in new_keys and not context.instance.has_dynamic_partition(property_partitions.name, key):
             new_keys.append(key)
         version = run_version(manifest, raw)
+        inputs = versions_digest(files[folder], listed)  # a replaced video or track is a new run
         run_requests.append(RunRequest(
-            run_key=f"{key}:{version}",
+            run_key=f"{key}:{version}:{inputs}",
             partition_key=key,
-            tags={"redag/upload_folder": folder, "redag/manifest_sha256": hashlib.sha256(raw).hexdigest(),
-                  "redag/manifest_version": version},
+            tags={FOLDER_TAG: folder, "redag/manifest_sha256": hashlib.sha256(raw).hexdigest(),
+                  "redag/manifest_version": version, "redag/inputs_version": inputs},
         ))
     return SensorResult(
         run_requests=run_requests,
         dynamic_partitions_requests=[property_partitions.build_add_request(new_keys)] if new_keys else [],
         cursor=cursor.dump(),
     )
+
+
+def _linked_folders(context: SensorEvaluationContext, store: Store, files: dict[str, dict[str, StoredObject]],
+                    cursor: UploadCursor) -> set[str]:
+    """Upload folders that are links (the listing, which never follows links, shows no file in them):
+    each is reported once."""
+    linked = set()
+    for folder in store.list_folders(UPLOADS):
+        if folder in files:
+            continue
+        kind = unlisted_kind(store, f"{UPLOADS}/{folder}/{MANIFEST}")
+        if kind is None:
+            continue  # an empty folder, or one whose upload has not started
+        linked.add(folder)
+        if cursor.done.get(folder) != LINKED:
+            what = f"{UPLOADS}/{folder}/{MANIFEST}" if kind == "is a folder" else f"{UPLOADS}/{folder}"
+            whose = "" if kind == "is a folder" else ": the upload folder or its manifest"
+            context.log.error(f"{shown(what)}{whose} {kind}; links and folders are never read as a "
+                              "manifest, so no run starts for it")
+            cursor.done[folder] = LINKED
+    return linked
 
 
 def _wait_or_give_up(context: SensorEvaluationContext, cursor: UploadCursor, folder: str,
@@ -162,27 +215,29 @@ def _wait_or_give_up(context: SensorEvaluationContext, cursor: UploadCursor, fol
     waited = now - since
     gave_up = waited >= wait_s
     cursor.waiting[folder] = {"version": manifest.version, "since": since, "missing": missing, "gave_up": gave_up}
+    names = ", ".join(shown(name) for name in missing)
     if gave_up:
-        context.log.error(f"{manifest.key}: gave up after waiting {waited:.0f} s for {', '.join(missing)}, "
+        context.log.error(f"{shown(manifest.key)}: gave up after waiting {waited:.0f} s for {names}, "
                           "listed in the manifest but not uploaded; the property starts once they arrive")
     else:
-        context.log.info(f"{manifest.key}: waiting for {', '.join(missing)} "
+        context.log.info(f"{shown(manifest.key)}: waiting for {names} "
                          f"({waited:.0f} s so far, giving up after {wait_s:.0f} s)")
 
 
-def upload_sensor(name: str, run_version: RunVersion, store_kind: str, minimum_interval_seconds: int,
-                  wait_s: float = UPLOAD_WAIT_S) -> SensorDefinition:
+def upload_sensor(name: str, run_version: RunVersion, store_kind: str, minimum_interval_seconds: int
+                  ) -> SensorDefinition:
     @sensor(
         name=name,
         job=showcase_job,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
         description=f"Watches uploads/<property>/manifest.json in the {store_kind}; a new or changed, valid "
-        "manifest whose files are all present adds the property partition and requests one run. Reports "
-        f"a manifest whose files are still missing after {wait_s:.0f} s as an error.",
+        "manifest whose files are all present, or a replaced video or music file, adds the property "
+        "partition and requests one run. Reports a manifest whose files are still missing after the "
+        "limits resource's upload_wait_s as an error, and a link or folder where a file is listed at once.",
     )
-    def _upload_sensor(context: SensorEvaluationContext, store: Store) -> SensorResult:
-        return evaluate_uploads(context, store, run_version=run_version, wait_s=wait_s)
+    def _upload_sensor(context: SensorEvaluationContext, store: Store, limits: UploadLimits) -> SensorResult:
+        return evaluate_uploads(context, store, run_version=run_version, wait_s=limits.upload_wait_s)
 
     return _upload_sensor
 

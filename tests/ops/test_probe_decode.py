@@ -70,3 +70,13 @@ def test_bad_files_get_specific_errors(tmp_path: Path, music_track: Path, short_
     with pytest.raises(MediaError, match=r"truncated.mp4"):
         facts = probe_video(truncated, "truncated.mp4")
         decode_video(truncated, "truncated.mp4", tmp_path / "t", expected_frames=facts.frame_count_estimate)
+
+
+def test_music_cut_short_is_refused_by_what_it_decodes_to(tmp_path: Path) -> None:
+    full = tmp_path / "music.mp3"
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=20", "-c:a", "libmp3lame", "-b:a", "128k", str(full))
+    assert probe_audio(full, "uploads/x/music.mp3").duration_s == pytest.approx(20, abs=0.1)
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(full.read_bytes()[: 128_000 // 8 * 3])  # an upload that stopped after 3 s of 20
+    with pytest.raises(MediaError, match=r"^uploads/x/music\.mp3: truncated: header says 20\.0 s, decodes to 3\.0 s$"):
+        probe_audio(cut, "uploads/x/music.mp3")
