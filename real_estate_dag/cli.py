@@ -13,9 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from real_estate_dag.client.endpoint import HEADERS_ENV, URL_ENV, ClientError, Endpoint, NotFoundError
-from real_estate_dag.client.showcase import FIRST_ASSET, Materialization, RunProgress, ShowcaseClient
+from real_estate_dag.client.showcase import (
+    FIRST_ASSET,
+    UPLOAD_FOLDER_TAG,
+    Materialization,
+    RunProgress,
+    ShowcaseClient,
+)
 from real_estate_dag.client.upload import configured_store, upload_property
 from real_estate_dag.ops.keys import property_key
+from real_estate_dag.resources.store import UPLOADS
 
 PROG = "real-estate-dag"
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -100,7 +107,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         return 0
     try:
         client.add_property(upload.key)
-        run_id = client.launch(upload.key, tags={"redag/upload_folder": upload.property_id,
+        run_id = client.launch(upload.key, tags={UPLOAD_FOLDER_TAG: upload.folder_name,
                                                  "redag/manifest_sha256": upload.manifest_sha256,
                                                  "redag/launched_by": f"{PROG} submit"})
     except ClientError as exc:
@@ -166,7 +173,12 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     client = client_for(args)
     key = client.require_property(args.property_id)
     assets = client.downstream(args.from_asset)
-    run_id = client.launch(key, assets=assets, tags={"redag/launched_by": f"{PROG} rerun"})
+    tags = {"redag/launched_by": f"{PROG} rerun"}
+    manifest = client.latest_materializations(key, [FIRST_ASSET])[FIRST_ASSET]
+    folder = manifest.metadata.get("upload_folder") if manifest else None
+    if isinstance(folder, str) and folder.startswith(f"{UPLOADS}/"):
+        tags[UPLOAD_FOLDER_TAG] = folder.removeprefix(f"{UPLOADS}/")  # the folder the property was last run from
+    run_id = client.launch(key, assets=assets, tags=tags)
     print(f"launched run {run_id} for {', '.join(assets)}")
     print(client.run_url(run_id))
     return 0

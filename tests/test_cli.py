@@ -10,8 +10,9 @@ from dagster_server import REPO, free_port
 
 from real_estate_dag.assets.common import markdown_table
 from real_estate_dag.cli import build_parser, progress_line, text_table
+from real_estate_dag.client import queries
 from real_estate_dag.client.endpoint import ClientError, Endpoint
-from real_estate_dag.client.showcase import RunProgress, markdown_table_rows
+from real_estate_dag.client.showcase import RunProgress, markdown_table_rows, metadata_value
 from real_estate_dag.client.upload import build_manifest, upload_property
 from real_estate_dag.resources.store import LocalStore
 
@@ -80,6 +81,27 @@ def test_markdown_tables_from_asset_metadata_read_back_as_rows() -> None:
     ]
 
 
+def test_every_graphql_document_is_valid_for_the_installed_dagster() -> None:
+    from dagster_graphql.schema import create_schema
+    from graphql import parse, validate
+
+    schema = create_schema().graphql_schema
+    documents = {name: text for name, text in vars(queries).items() if name.isupper() and name != "RUN_FIELDS"}
+    assert {"LAUNCH_RUN", "TERMINATE_RUN", "RUN_LOGS", "LATEST_MATERIALIZATIONS"} <= documents.keys()
+    errors = {name: [e.message for e in validate(schema, parse(text))] for name, text in documents.items()}
+    assert errors == {name: [] for name in documents}
+
+
+def test_table_metadata_reads_as_rows_in_schema_order() -> None:
+    entry = {"__typename": "TableMetadataEntry", "label": "edit_decision_list",
+             "table": {"schema": {"columns": [{"name": "order"}, {"name": "video"}, {"name": "in_s"}]},
+                       "records": ['{"in_s": 1.5, "video": "a|b.mp4", "order": 0}', '{"video": "c.mp4", "order": 1}']}}
+    rows = metadata_value(entry)
+    assert rows == [{"order": 0, "video": "a|b.mp4", "in_s": 1.5}, {"order": 1, "video": "c.mp4"}]
+    assert [list(r) for r in rows] == [["order", "video", "in_s"], ["order", "video"]]
+    assert text_table(rows) == ["  order  video    in_s", "  0      a|b.mp4  1.5", "  1      c.mp4"]
+
+
 def test_build_manifest_errors_name_the_flag_or_file(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("no video")
     with pytest.raises(ClientError, match="no videos"):
@@ -95,6 +117,8 @@ def test_build_manifest_errors_name_the_flag_or_file(tmp_path: Path) -> None:
         build_manifest("oak", tmp_path, target_duration_s=3)
     with pytest.raises(ClientError, match="without slashes"):
         build_manifest("../oak", tmp_path)
+    with pytest.raises(ClientError, match="it names the upload folder, so at most 255"):
+        build_manifest("é" * 128, tmp_path)
     (tmp_path / "listing.json").write_text(json.dumps({"price": "cheap"}))
     with pytest.raises(ClientError, match=r"uploads/oak/manifest\.json: field 'listing\.price'"):
         build_manifest("oak", tmp_path, listing=tmp_path / "listing.json")

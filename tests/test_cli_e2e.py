@@ -14,8 +14,13 @@ from pathlib import Path
 
 import av
 import pytest
+from dagster import AssetMaterialization, DagsterInstance, MetadataValue, TableColumn, TableRecord, TableSchema
+from dagster import materialize as materialize_in_process
 from dagster_server import REPO, DagsterServer, dagster_server
+from failing_assets import EXPECTED_REASONS, FAILING_ASSETS
 from media_helpers import ffmpeg
+
+from real_estate_dag.client import Endpoint, ShowcaseClient
 
 WATCH_TIMEOUT_S = 420
 
@@ -96,7 +101,9 @@ def test_submit_watch_and_result(server: DagsterServer, submitted: dict) -> None
         assert container.duration > 0
 
     # the manifest says "launch": "client", so the upload sensor (ticking every 15 s) added no second run
-    assert [r["runId"] for r in runs_of(server, "oak-st")] == [run_id]
+    [run] = runs_of(server, "oak-st")
+    assert run["runId"] == run_id
+    assert {"key": "redag/upload_folder", "value": "oak-st"} in run["tags"]
     assert f"run {run_id[:8]} oak-st SUCCESS" in ok(cli(server, "status", run_id))
 
 
@@ -109,6 +116,7 @@ def test_rerun_from_selected_clips(server: DagsterServer, submitted: dict) -> No
     assert watch.splitlines()[-1].startswith(f"run {run_id[:8]} oak-st SUCCESS   [########################] 2/2")
     [run] = [r for r in runs_of(server, "oak-st") if r["runId"] == run_id]
     assert sorted(a["path"][-1] for a in run["assetSelection"]) == ["selected_clips", "showcase_video"]
+    assert {"key": "redag/upload_folder", "value": "oak-st"} in run["tags"]
     result = ok(cli(server, "result", "oak-st"))
     assert result.count(f"by run {run_id}") == 2  # both assets now come from the rerun
 
@@ -122,6 +130,32 @@ def test_failed_run_says_which_step_and_why(server: DagsterServer, tmp_path: Pat
                             "uploads/bad-st/broken.mp4: not a readable media file (Invalid data found when "
                             "processing input)\n")
     assert "FAILURE" in watch.stdout.splitlines()[-1]
+
+
+def test_status_gives_the_real_cause_and_result_reads_metadata_tables(server: DagsterServer) -> None:
+    """A run written to the webserver's instance: one step ran out of retries on a full disk, one refused its
+    input; and a property whose edit decision list is a MetadataValue.table."""
+    instance = DagsterInstance.from_config(str(server.home))
+    failed = materialize_in_process(FAILING_ASSETS, instance=instance, raise_on_error=False)
+    assert not failed.success
+    reason = ShowcaseClient(Endpoint.from_settings(server.url, environ={})).failure_reason(failed.run_id)
+    assert sorted(reason.split("; ")) == [f"step {step}: {text}" for step, text in sorted(EXPECTED_REASONS.items())]
+    status = ok(cli(server, "status", failed.run_id))
+    assert f"failed: {reason}\n" in status and "max_retries" not in status
+
+    instance.add_dynamic_partitions("property", ["table-st"])
+    edl = MetadataValue.table(
+        [TableRecord({"order": 0, "video": "hall|way.mp4", "room": "living", "in_s": 1.25}),
+         TableRecord({"order": 1, "video": "kitchen.mp4", "room": "kitchen", "in_s": 0.5})],
+        schema=TableSchema([TableColumn("order", "int"), TableColumn("video", "string"), TableColumn("room", "string"),
+                            TableColumn("in_s", "float")]))
+    for asset, metadata in (("showcase_video", {"url": MetadataValue.url("file:///r/showcase.mp4")}),
+                            ("selected_clips", {"edit_decision_list": edl})):
+        instance.report_runless_asset_event(AssetMaterialization(asset, partition="table-st", metadata=metadata))
+    result = ok(cli(server, "result", "table-st"))
+    table = (r"^\s+edit_decision_list:\n\s+order\s+video\s+room\s+in_s\n"
+             r"\s+0\s+hall\|way\.mp4\s+living\s+1\.25\n\s+1\s+kitchen\.mp4\s+kitchen\s+0\.5$")
+    assert re.search(table, result, re.M), result
 
 
 def test_no_launch_leaves_the_run_to_the_sensor_and_cancel_stops_it(server: DagsterServer,

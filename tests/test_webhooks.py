@@ -2,9 +2,10 @@
 
 import hashlib
 import hmac
+import itertools
 import json
-import random
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,11 +13,12 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, build_run_status_sensor_context, materialize
+from failing_assets import EXPECTED_REASONS, FAILING_ASSETS
 from media_helpers import write_upload
 
 from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
-from real_estate_dag.ops.webhooks import backoff_delay, deliver, encode, signed_headers, verify
+from real_estate_dag.ops.webhooks import deliver, encode, signed_headers, verify
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
 from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.store import LocalStore
@@ -35,15 +37,17 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float  # time.monotonic() on arrival
 
 
 @dataclass
 class Receiver:
-    """Answers ``fail_first[path]`` requests to a path with ``fail_status``, then 200."""
+    """Answers ``fail_first[path]`` requests to a path with ``fail_status`` (and ``retry_after``), then 200."""
 
     url: str
     fail_first: dict[str, int] = field(default_factory=dict)
     fail_status: int = 503
+    retry_after: str | None = None
     requests: list[Received] = field(default_factory=list)
 
     def to(self, path: str) -> list[Received]:
@@ -57,10 +61,12 @@ def receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.requests.append(Received(self.path, dict(self.headers), body))
+            state.requests.append(Received(self.path, dict(self.headers), body, time.monotonic()))
             failed_before = len(state.to(self.path)) - 1
-            code = state.fail_status if failed_before < state.fail_first.get(self.path, 0) else 200
-            self.send_response(code)
+            failing = failed_before < state.fail_first.get(self.path, 0)
+            self.send_response(state.fail_status if failing else 200)
+            if failing and state.retry_after is not None:
+                self.send_header("Retry-After", state.retry_after)
             self.end_headers()
             self.wfile.write(b"{}")
 
@@ -175,25 +181,51 @@ def test_delivery_gives_up_after_bounded_retries_and_never_retries_a_rejection(r
     body = encode({"event": "property.run.succeeded"})
     headers = signed_headers(SECRET, body, "run-1:succeeded", "property.run.succeeded", 1_700_000_000)
     receiver.fail_first = {"/down": 99, "/gone": 99}
-    sleeps: list[float] = []
-    down = deliver(f"{receiver.url}/down", body, headers, max_attempts=4, base_delay_s=0.01, max_delay_s=0.02,
-                   sleep=sleeps.append)
-    assert (down.delivered, down.attempts, down.status, down.retryable) == (False, 4, 503, True)
-    assert len(receiver.to("/down")) == 4 and len(sleeps) == 3
+    down = deliver(f"{receiver.url}/down", body, headers, max_attempts=4, base_delay_s=0.1, max_delay_s=0.5)
+    assert (down.delivered, down.attempts, down.status, down.error) == (False, 4, 503, "HTTP 503 Service Unavailable")
+    arrivals = [r.at for r in receiver.to("/down")]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert len(gaps) == 3
+    # urllib3's backoff: the first retry at once, then base * 2^n plus jitter up to base, at most max_delay_s
+    assert 0.2 <= gaps[1] <= 0.5 + 0.3 and 0.4 <= gaps[2] <= 0.5 + 0.3, gaps
     receiver.fail_status = 410
-    gone = deliver(f"{receiver.url}/gone", body, headers, max_attempts=4, sleep=sleeps.append)
-    assert (gone.delivered, gone.attempts, gone.status, gone.retryable) == (False, 1, 410, False)
+    gone = deliver(f"{receiver.url}/gone", body, headers, max_attempts=4)
+    assert (gone.delivered, gone.attempts, gone.status) == (False, 1, 410)
     assert len(receiver.to("/gone")) == 1
     closed = deliver("http://127.0.0.1:9/", body, headers, max_attempts=2, base_delay_s=0.01)
     assert not closed.delivered and closed.status is None and "Connection refused" in closed.error
+    assert closed.attempts == 2
 
 
-def test_backoff_is_exponential_jittered_and_bounded() -> None:
-    rng = random.Random(7)
-    delays = [backoff_delay(attempt, 0.5, 8.0, rng) for attempt in range(8)]
-    ceilings = [0.5, 1, 2, 4, 8, 8, 8, 8]
-    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True))
-    assert len({round(backoff_delay(2, 0.5, 8.0, rng), 6) for _ in range(20)}) > 1
+@pytest.mark.parametrize(("status", "retry_after", "max_delay_s", "wait_s"), [
+    (503, "1", 5.0, 1.0),  # honoured although the backoff would retry at once
+    (429, "2", 0.6, 0.6),  # capped at max_delay_s
+    (429, "3600", 0.6, 0.6),
+])
+def test_retry_after_is_honoured_up_to_the_longest_delay(receiver: Receiver, status: int, retry_after: str,
+                                                         max_delay_s: float, wait_s: float) -> None:
+    body = encode({"event": "property.run.failed"})
+    headers = signed_headers(SECRET, body, "run-2:failed", "property.run.failed", 1_700_000_000)
+    receiver.fail_first, receiver.fail_status, receiver.retry_after = {"/busy": 1}, status, retry_after
+    delivery = deliver(f"{receiver.url}/busy", body, headers, base_delay_s=0.01, max_delay_s=max_delay_s)
+    assert (delivery.delivered, delivery.attempts, delivery.status) == (True, 2, 200)
+    first, second = receiver.to("/busy")
+    assert wait_s - 0.05 <= second.at - first.at <= wait_s + 0.5
+    assert first.body == second.body and first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
+
+
+def test_the_failure_event_carries_each_steps_own_error(tmp_path: Path, receiver: Receiver) -> None:
+    """Not 'Exceeded max_retries of 1' (a transient error whose retries ran out) nor a Dagster wrapper."""
+    instance = DagsterInstance.ephemeral()
+    result = materialize(FAILING_ASSETS, instance=instance, raise_on_error=False)
+    assert not result.success
+    context = build_run_status_sensor_context(
+        sensor_name="webhook", dagster_event=result.get_run_failure_event(), dagster_instance=instance,
+        dagster_run=result.dagster_run, resources={"webhooks": notifier(f"{receiver.url}/hooks/ops")})
+    showcase_failure_webhook(context)
+    [request] = receiver.to("/hooks/ops")
+    lines = sorted(json.loads(request.body)["error"].splitlines())
+    assert lines == [f"{step}: {reason}" for step, reason in sorted(EXPECTED_REASONS.items())]
 
 
 def test_a_failed_delivery_fails_the_sensor_tick_and_secrets_are_required(failed_run, receiver: Receiver) -> None:

@@ -1,4 +1,4 @@
-"""GraphQL documents for the calls DagsterGraphQLClient does not offer."""
+"""The GraphQL documents the client sends (all through ``Endpoint.graphql``)."""
 
 REPOSITORIES = """
 query Repositories {
@@ -18,6 +18,28 @@ mutation AddPartition($selector: RepositorySelector!, $name: String!, $key: Stri
     ... on DuplicateDynamicPartitionError { partitionName }
     ... on UnauthorizedError { message }
     ... on PythonError { message }
+  }
+}
+"""
+
+LAUNCH_RUN = """
+mutation LaunchRun($executionParams: ExecutionParams!) {
+  launchRun(executionParams: $executionParams) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidStepError { invalidStepKey }
+    ... on InvalidOutputError { stepKey invalidOutputName }
+    ... on Error { message }
+  }
+}
+"""
+
+TERMINATE_RUN = """
+mutation TerminateRun($runId: String!) {
+  terminateRun(runId: $runId) {
+    __typename
+    ... on Error { message }
   }
 }
 """
@@ -71,10 +93,11 @@ query RunLogs($runId: ID!, $cursor: String) {
       events {
         __typename
         ... on ExecutionStepFailureEvent {
-          stepKey message error { message className errorChain { error { message className } } }
+          stepKey message failureMetadata { description }
+          error { message className errorChain { error { message className } } }
         }
-        ... on RunFailureEvent { message error { message className } }
-        ... on EngineEvent { message error { message className } }
+        ... on RunFailureEvent { message error { message className errorChain { error { message className } } } }
+        ... on EngineEvent { message error { message className errorChain { error { message className } } } }
       }
     }
     ... on RunNotFoundError { message }

@@ -1,21 +1,21 @@
 """The showcase pipeline seen through Dagster's GraphQL API: partitions, runs, progress, results."""
 
 import json
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
-
 from real_estate_dag.client import queries
-from real_estate_dag.client.endpoint import ClientError, Endpoint, NotFoundError, WebserverUnreachableError
+from real_estate_dag.client.endpoint import ClientError, Endpoint, NotFoundError
+from real_estate_dag.ops.failures import step_failure_text
 from real_estate_dag.ops.keys import property_key
 
 JOB = "showcase_job"
 PARTITIONS = "property"
 PARTITION_TAG = "dagster/partition"
+# The upload folder a run is for; the run checks that it maps to the run's partition key.
+UPLOAD_FOLDER_TAG = "redag/upload_folder"
 FIRST_ASSET = "property_manifest"
 TERMINAL = ("SUCCESS", "FAILURE", "CANCELED")
 FINISHED_STEP = ("SUCCESS", "FAILURE", "SKIPPED")
@@ -60,7 +60,8 @@ class Materialization:
     asset: str
     run_id: str
     timestamp_s: float
-    # label -> str | int | float | bool | JSON value | table rows (list of dicts, also from markdown tables)
+    # label -> str | int | float | bool | JSON value | table rows (list of dicts in the table's column order;
+    # also read from the markdown tables of materializations made before tables were MetadataValue.table)
     metadata: dict[str, Any]
 
 
@@ -69,11 +70,6 @@ class ShowcaseClient:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
-        self._dagster = DagsterGraphQLClient(
-            endpoint.host, port_number=endpoint.port, use_https=endpoint.scheme == "https",
-            headers=dict(endpoint.headers) or None, timeout=int(endpoint.timeout_s),
-            path_prefix=endpoint.path_prefix,
-        )
         self._repository: dict[str, str] | None = None
 
     def run_url(self, run_id: str) -> str:
@@ -120,15 +116,22 @@ class ShowcaseClient:
 
     def launch(self, key: str, assets: Sequence[str] | None = None, tags: Mapping[str, str] | None = None) -> str:
         """Launch the showcase job for partition ``key`` (optionally only ``assets``); returns the run id."""
-        repository = self.repository()
-        try:
-            return self._dagster.submit_job_execution(
-                JOB, repository_location_name=repository["repositoryLocationName"],
-                repository_name=repository["repositoryName"], tags={PARTITION_TAG: key, **(tags or {})},
-                asset_selection=list(assets) if assets else None,
-            )
-        except DagsterGraphQLClientError as exc:
-            raise self._client_error("launching the run", exc) from exc
+        selector: dict[str, Any] = {**self.repository(), "pipelineName": JOB}
+        if assets:
+            selector["assetSelection"] = [{"path": a.split("/")} for a in assets]
+        run_tags = {PARTITION_TAG: key, **(tags or {})}
+        result = self.endpoint.graphql(queries.LAUNCH_RUN, {"executionParams": {
+            "selector": selector, "runConfigData": {},
+            "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in run_tags.items()]},
+        }})["launchRun"]
+        kind = result["__typename"]
+        if kind == "LaunchRunSuccess":
+            return result["run"]["runId"]
+        if kind == "RunConfigValidationInvalid":
+            reason = "; ".join(e["message"] for e in result["errors"])
+        else:
+            reason = result.get("message") or result.get("invalidStepKey") or result.get("invalidOutputName")
+        raise ClientError(f"launching the run failed: {kind}: {' '.join(str(reason).split())}")
 
     def run(self, run_id: str) -> RunProgress:
         result = self.endpoint.graphql(queries.RUN, {"runId": run_id})["runOrError"]
@@ -158,9 +161,11 @@ class ShowcaseClient:
             for event in logs["events"]:
                 kind = event["__typename"]
                 if kind == "ExecutionStepFailureEvent":
-                    step_errors.append(f"step {event['stepKey']}: {_error_text(event['error'], event['message'])}")
+                    description = (event["failureMetadata"] or {}).get("description")
+                    step_errors.append(f"step {event['stepKey']}: "
+                                       f"{step_failure_text(description, _chain(event['error'], event['message']))}")
                 elif kind in ("RunFailureEvent", "EngineEvent") and event.get("error"):
-                    run_errors.append(_error_text(event["error"], event["message"]))
+                    run_errors.append(step_failure_text(None, _chain(event["error"], event["message"])))
                 elif kind == "RunFailureEvent":
                     run_errors.append(event["message"])
             cursor = logs["cursor"]
@@ -178,10 +183,9 @@ class ShowcaseClient:
             run = self.run(run_id)
         if run.done:
             raise ClientError(f"run {run_id} already ended with status {run.status}; nothing to cancel")
-        try:
-            self._dagster.terminate_run(run_id)
-        except DagsterGraphQLClientError as exc:
-            raise self._client_error(f"canceling run {run_id}", exc) from exc
+        result = self.endpoint.graphql(queries.TERMINATE_RUN, {"runId": run_id})["terminateRun"]
+        if result["__typename"] != "TerminateRunSuccess":
+            raise ClientError(f"canceling run {run_id} failed: {result['__typename']}: {result.get('message')}")
 
     def downstream(self, asset: str) -> list[str]:
         """``asset`` and every asset of the showcase job downstream of it, in the job's order."""
@@ -213,33 +217,21 @@ class ShowcaseClient:
                 )
         return found
 
-    def _client_error(self, doing: str, exc: DagsterGraphQLClientError) -> ClientError:
-        text = ": ".join(str(a) for a in exc.args if a)
-        if text.startswith("Error when connecting"):
-            return WebserverUnreachableError(f"cannot reach the Dagster webserver at {self.endpoint.base_url}")
-        return ClientError(f"{doing} failed: {' '.join(text.split())}")
 
-
-def _error_text(error: Mapping[str, Any] | None, fallback: str) -> str:
-    """The first error in the chain that is not a Dagster wrapper, on one line, without module paths.
-
-    A ``Failure`` raised for bad input reads as its description alone.
-    """
+def _chain(error: Mapping[str, Any] | None, fallback: str) -> list[tuple[str | None, str]]:
+    """``(class name, message)`` of a GraphQL PythonError and its causes, outermost first."""
     if not error:
-        return fallback
-    chain = [error, *(link["error"] for link in error.get("errorChain") or [])]
-    first = next((e for e in chain if not (e.get("className") or "").startswith("Dagster")), chain[0])
-    text = " ".join(first["message"].split())
-    name = first.get("className")
-    if name:
-        text = re.sub(rf"^[\w.]*\b{re.escape(name)}: ", "" if name == "Failure" else f"{name}: ", text)
-    return text
+        return [(None, fallback)]
+    links = [error, *(link["error"] for link in error.get("errorChain") or [])]
+    return [(e.get("className"), e["message"]) for e in links]
 
 
 def metadata_value(entry: Mapping[str, Any]) -> Any:
     kind = entry["__typename"]
     if kind == "TableMetadataEntry":
-        return [json.loads(r) for r in entry["table"]["records"]]
+        columns = [c["name"] for c in (entry["table"]["schema"] or {}).get("columns", [])]
+        records = [json.loads(r) for r in entry["table"]["records"]]
+        return [{**{c: r.get(c) for c in columns if c in r}, **r} for r in records]
     if kind == "MarkdownMetadataEntry":
         rows = markdown_table_rows(entry["mdStr"])
         return rows if rows is not None else entry["mdStr"]

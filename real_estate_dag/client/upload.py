@@ -22,6 +22,11 @@ class Upload:
     files: tuple[str, ...]  # store keys written, manifest last
     manifest_sha256: str
 
+    @property
+    def folder_name(self) -> str:
+        """The folder under uploads/, as the run tag ``redag/upload_folder`` names it."""
+        return self.folder.removeprefix(f"{UPLOADS}/")
+
 
 def configured_store() -> Store:
     """The store the code location uses, from the same environment (REDAG_STORE, REDAG_STORE_ROOT, REDAG_S3_*)."""
@@ -34,6 +39,9 @@ def build_manifest(property_id: str, source: Path, music: Path | None = None, li
     if not property_id or property_id != property_id.strip() or "/" in property_id or "\\" in property_id \
             or property_id in (".", "..") or "\x00" in property_id:
         raise ClientError(f"--property-id {property_id!r}: must be a name without slashes or surrounding spaces")
+    if len(property_id.encode()) > 255:
+        raise ClientError(f"--property-id: is {len(property_id.encode())} bytes in UTF-8; it names the upload "
+                          "folder, so at most 255")
     if not source.is_dir():
         raise ClientError(f"{source}: not a folder")
     videos = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)

@@ -1,26 +1,40 @@
-"""Parse and validate ``manifest.json``, the file an uploader writes last."""
+"""Parse and validate ``manifest.json``, the file an uploader writes last, with a pydantic model."""
 
-import json
-import math
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv")
 AUDIO_SUFFIXES = (".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".opus")
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic")
 ASPECTS = ("16:9", "9:16", "1:1", "4:5")
 MAX_VIDEOS = 50
 MIN_TARGET_S = 10.0
 MAX_TARGET_S = 600.0
 MAX_MANIFEST_BYTES = 256 * 1024
+# Any property id maps to a partition key (ops/keys.py); the bound only keeps logs and tags readable.
+MAX_PROPERTY_ID_CHARS = 1000
 # "sensor": the upload sensor launches the run; "client": the uploader launches it through GraphQL
 # (e.g. `real-estate-dag submit`) and the sensor leaves the manifest alone.
 LAUNCHERS = ("sensor", "client")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Line breaks, tabs and other control characters in listing text become one space: it is drawn on one line.
+_BREAKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 
 
 class ManifestError(ValueError):
@@ -33,58 +47,133 @@ class ManifestError(ValueError):
         super().__init__(f"{file}: field '{field}': {reason}")
 
 
-@dataclass(frozen=True)
-class Agent:
-    name: str = ""
-    phone: str = ""
+def _invalid(reason: str) -> PydanticCustomError:
+    return PydanticCustomError("manifest", reason)  # no context: the reason is never formatted again
 
 
-@dataclass(frozen=True)
-class Listing:
-    address: str = ""
-    price: float | None = None
-    bedrooms: float | None = None
-    bathrooms: float | None = None
-    square_feet: float | None = None
-    property_type: str = ""
-    agent: Agent = field(default_factory=Agent)
+def _upload_name(suffixes: tuple[str, ...]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not value.strip():
+            raise _invalid("must be a non-empty file name")
+        if _CONTROL.search(value):
+            raise _invalid(f"{value!r} contains control characters")
+        if (_SCHEME.match(value) or value.startswith(("/", "\\", "~")) or "\\" in value
+                or any(part in ("..", ".") for part in value.split("/")) or len(value) > 255):
+            raise _invalid(f"{value!r} must be a plain path inside the upload folder")
+        if not value.lower().endswith(suffixes):
+            raise _invalid(f"{value!r} must end with one of {', '.join(suffixes)}")
+        return PurePosixPath(value).as_posix()
+
+    return check
 
 
-@dataclass(frozen=True)
-class Options:
-    target_duration_s: float = 60.0
-    aspects: tuple[str, ...] = ("16:9",)
+def _between(low: float, high: float, unit: str = "") -> Callable[[float | None], float | None]:
+    def check(value: float | None) -> float | None:
+        if value is not None and not low <= value <= high:
+            raise _invalid(f"must be between {low:g} and {high:g}{unit}, got {value:g}")
+        return value
+
+    return check
 
 
-@dataclass(frozen=True)
-class Manifest:
+def _blank_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _one_line(value: Any) -> Any:
+    if value is None:
+        return ""
+    return _BREAKS.sub(" ", value).strip() if isinstance(value, str) else value
+
+
+VideoName = Annotated[str, AfterValidator(_upload_name(VIDEO_SUFFIXES))]
+AudioName = Annotated[str, AfterValidator(_upload_name(AUDIO_SUFFIXES))]
+
+
+def _count(high: float) -> Any:
+    return Annotated[float | None, BeforeValidator(_blank_is_none), AfterValidator(_between(0, high))]
+
+
+def _text(limit: int) -> Any:
+    return Annotated[str, BeforeValidator(_one_line), Field(max_length=limit)]
+
+
+class _Model(BaseModel):
+    # strict: JSON types as written ("3" is not a number); lists are read into tuples
+    model_config = ConfigDict(frozen=True, extra="ignore", strict=True, allow_inf_nan=False)
+
+
+class Agent(_Model):
+    name: _text(100) = ""
+    phone: _text(40) = ""
+
+
+class Listing(_Model):
+    """Listing facts as the uploader wrote them (casing kept); text is one line, numbers are optional."""
+
+    address: _text(200) = ""
+    price: _count(1e11) = None
+    bedrooms: _count(100) = None
+    bathrooms: _count(100) = None
+    square_feet: _count(1e7) = None
+    property_type: _text(60) = ""
+    agent: Agent = Agent()
+
+
+class Options(_Model):
+    target_duration_s: Annotated[float, AfterValidator(_between(MIN_TARGET_S, MAX_TARGET_S, " seconds"))] = 60.0
+    aspects: Annotated[tuple[Literal[ASPECTS], ...], Field(min_length=1, strict=False)] = ("16:9",)
+
+    @field_validator("aspects")
+    @classmethod
+    def _landscape_first(cls, aspects: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(["16:9", *aspects]))
+
+
+class Manifest(_Model):
     property_id: str
-    videos: tuple[str, ...]
-    music: str | None = None
-    photos: tuple[str, ...] = ()
-    listing: Listing = field(default_factory=Listing)
-    options: Options = field(default_factory=Options)
-    launch: str = "sensor"
+    videos: Annotated[tuple[VideoName, ...], Field(min_length=1, max_length=MAX_VIDEOS, strict=False)]
+    music: AudioName | None = None
+    listing: Listing = Listing()
+    options: Options = Options()
+    launch: Literal[LAUNCHERS] = "sensor"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_property_id(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and "property_id" not in data and info.context:
+            return {**data, "property_id": info.context["default_property_id"]}
+        return data
+
+    @field_validator("property_id")
+    @classmethod
+    def _usable_id(cls, value: str) -> str:
+        if not value.strip():
+            raise _invalid("must be a non-empty string")
+        if len(value) > MAX_PROPERTY_ID_CHARS:
+            raise _invalid(f"is {len(value)} characters long; ids of up to {MAX_PROPERTY_ID_CHARS} characters "
+                           "(any characters) map to a partition key")
+        return value
+
+    @field_validator("videos")
+    @classmethod
+    def _distinct(cls, videos: tuple[str, ...]) -> tuple[str, ...]:
+        folded: dict[str, str] = {}
+        for name in videos:
+            same = unicodedata.normalize("NFC", name).casefold()
+            if same in folded:
+                how = "more than once" if folded[same] == name else f"twice, as {folded[same]!r} and {name!r}"
+                raise _invalid(f"lists {name!r} {how}")
+            folded[same] = name
+        return videos
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
 
 
 def manifest_from_dict(data: dict[str, Any]) -> Manifest:
-    """Rebuild a Manifest from ``Manifest.to_dict()`` output."""
-    listing = dict(data["listing"])
-    listing["agent"] = Agent(**listing["agent"])
-    options = dict(data["options"])
-    options["aspects"] = tuple(options["aspects"])
-    return Manifest(
-        property_id=data["property_id"],
-        videos=tuple(data["videos"]),
-        music=data["music"],
-        photos=tuple(data["photos"]),
-        listing=Listing(**listing),
-        options=Options(**options),
-        launch=data.get("launch", "sensor"),
-    )
+    """Rebuild a Manifest from ``Manifest.to_dict()`` output (also one stored as JSON)."""
+    return Manifest.model_validate(data)
 
 
 def parse_manifest(raw: bytes, file: str = "manifest.json", default_property_id: str = "") -> Manifest:
@@ -92,134 +181,62 @@ def parse_manifest(raw: bytes, file: str = "manifest.json", default_property_id:
     if len(raw) > MAX_MANIFEST_BYTES:
         raise ManifestError(file, "(file)", f"is {len(raw)} bytes; the limit is {MAX_MANIFEST_BYTES}")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ManifestError(file, "(file)", f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    except json.JSONDecodeError as exc:
-        raise ManifestError(file, "(file)", f"is not valid JSON: {exc.msg} at line {exc.lineno}") from exc
-    if not isinstance(data, dict):
-        raise ManifestError(file, "(root)", f"must be a JSON object, got {type(data).__name__}")
-
-    property_id = data.get("property_id", default_property_id)
-    if not isinstance(property_id, str) or not property_id.strip():
-        raise ManifestError(file, "property_id", "must be a non-empty string")
-    if len(property_id) > 200:
-        raise ManifestError(file, "property_id", "is longer than 200 characters")
-
-    videos = data.get("videos")
-    if not isinstance(videos, list) or not videos:
-        raise ManifestError(file, "videos", "must be a non-empty list of file names")
-    if len(videos) > MAX_VIDEOS:
-        raise ManifestError(file, "videos", f"lists {len(videos)} files; the limit is {MAX_VIDEOS}")
-    video_names = tuple(
-        _relative_name(file, f"videos[{i}]", v, VIDEO_SUFFIXES) for i, v in enumerate(videos)
-    )
-    folded: dict[str, str] = {}
-    for name in video_names:
-        same = unicodedata.normalize("NFC", name).casefold()
-        if same in folded:
-            how = "more than once" if folded[same] == name else f"twice, as {folded[same]!r} and {name!r}"
-            raise ManifestError(file, "videos", f"lists {name!r} {how}")
-        folded[same] = name
-
-    music = data.get("music")
-    if music is not None:
-        music = _relative_name(file, "music", music, AUDIO_SUFFIXES)
-
-    photos = data.get("photos", [])
-    if not isinstance(photos, list):
-        raise ManifestError(file, "photos", "must be a list of file names")
-    photo_names = tuple(
-        _relative_name(file, f"photos[{i}]", p, PHOTO_SUFFIXES) for i, p in enumerate(photos)
-    )
-
-    launch = data.get("launch", "sensor")
-    if launch not in LAUNCHERS:
-        raise ManifestError(file, "launch", f"{launch!r} is not one of {', '.join(LAUNCHERS)}")
-
-    return Manifest(
-        property_id=property_id,
-        videos=video_names,
-        music=music,
-        photos=photo_names,
-        listing=_listing(file, data.get("listing", {})),
-        options=_options(file, data.get("options", {})),
-        launch=launch,
-    )
+    try:
+        # the JSON parser stops at 200 levels of nesting, with an error rather than a RecursionError
+        return Manifest.model_validate_json(text, context={"default_property_id": default_property_id})
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        raise ManifestError(file, _field(error), _reason(error)) from None
 
 
-def _relative_name(file: str, field_name: str, value: Any, suffixes: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ManifestError(file, field_name, "must be a non-empty file name")
-    if _CONTROL.search(value):
-        raise ManifestError(file, field_name, f"{value!r} contains control characters")
-    if (_SCHEME.match(value) or value.startswith(("/", "\\", "~")) or "\\" in value
-            or any(part in ("..", ".") for part in value.split("/")) or len(value) > 255):
-        raise ManifestError(file, field_name, f"{value!r} must be a plain path inside the upload folder")
-    if not value.lower().endswith(suffixes):
-        raise ManifestError(file, field_name, f"{value!r} must end with one of {', '.join(suffixes)}")
-    return PurePosixPath(value).as_posix()
+def _field(error: ErrorDetails) -> str:
+    if error["type"] == "json_invalid":
+        return "(file)"
+    text = ""
+    for part in error["loc"]:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
+    return text or "(root)"
 
 
-def _optional_number(file: str, field_name: str, value: Any, maximum: float) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ManifestError(file, field_name, f"must be a number, got {value!r}")
-    if not 0 <= value <= maximum:
-        raise ManifestError(file, field_name, f"must be between 0 and {maximum:g}, got {value!r}")
-    return float(value)
+_KINDS = {"string": "a string", "float": "a number", "int": "a number", "tuple": "a list", "list": "a list",
+          "model": "a JSON object", "dict": "a JSON object", "model_attributes": "a JSON object",
+          "bool": "true or false"}
 
 
-def _text(file: str, field_name: str, value: Any, limit: int = 200) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ManifestError(file, field_name, f"must be a string, got {type(value).__name__}")
-    if len(value) > limit:
-        raise ManifestError(file, field_name, f"is longer than {limit} characters")
-    return value.strip()
+def _reason(error: ErrorDetails) -> str:
+    kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
+    if kind == "manifest":
+        return error["msg"]
+    if kind == "json_invalid":
+        problem = str(ctx.get("error", error["msg"]))
+        if problem.startswith("recursion limit exceeded"):
+            return "is nested too deeply (more than 200 levels of arrays and objects)"
+        return f"is not valid JSON: {problem}"
+    if kind in ("missing", "too_short"):
+        return "must be a non-empty list of file names" if error["loc"] == ("videos",) else \
+            "must be a non-empty list" if kind == "too_short" else "is required"
+    if kind.endswith("_type") and kind.removesuffix("_type") in _KINDS:
+        return f"must be {_KINDS[kind.removesuffix('_type')]}, got {_shown(value)}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {value!r}"
+    if kind in ("too_long", "string_too_long") and isinstance(value, str):
+        return f"is longer than {ctx['max_length']} characters"
+    if kind == "too_long":
+        return f"lists {ctx['actual_length']} items; the limit is {ctx['max_length']}"
+    if kind == "literal_error":
+        options = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        return f"{_shown(value)} is not one of {', '.join(options)}"
+    return error["msg"]
 
 
-def _listing(file: str, raw: Any) -> Listing:
-    if not isinstance(raw, dict):
-        raise ManifestError(file, "listing", "must be an object")
-    agent = raw.get("agent", {})
-    if not isinstance(agent, dict):
-        raise ManifestError(file, "listing.agent", "must be an object")
-    return Listing(
-        address=_text(file, "listing.address", raw.get("address")),
-        price=_optional_number(file, "listing.price", raw.get("price"), 1e11),
-        bedrooms=_optional_number(file, "listing.bedrooms", raw.get("bedrooms"), 100),
-        bathrooms=_optional_number(file, "listing.bathrooms", raw.get("bathrooms"), 100),
-        square_feet=_optional_number(file, "listing.square_feet", raw.get("square_feet"), 1e7),
-        property_type=_text(file, "listing.property_type", raw.get("property_type"), 60),
-        agent=Agent(
-            name=_text(file, "listing.agent.name", agent.get("name"), 100),
-            phone=_text(file, "listing.agent.phone", agent.get("phone"), 40),
-        ),
-    )
-
-
-def _options(file: str, raw: Any) -> Options:
-    if not isinstance(raw, dict):
-        raise ManifestError(file, "options", "must be an object")
-    target = raw.get("target_duration_s", Options.target_duration_s)
-    if isinstance(target, bool) or not isinstance(target, int | float) or not math.isfinite(target):
-        raise ManifestError(file, "options.target_duration_s", f"must be a number, got {target!r}")
-    if not MIN_TARGET_S <= target <= MAX_TARGET_S:
-        raise ManifestError(
-            file,
-            "options.target_duration_s",
-            f"must be between {MIN_TARGET_S:g} and {MAX_TARGET_S:g} seconds, got {target!r}",
-        )
-    aspects = raw.get("aspects", list(Options.aspects))
-    if not isinstance(aspects, list) or not aspects:
-        raise ManifestError(file, "options.aspects", "must be a non-empty list")
-    for aspect in aspects:
-        if aspect not in ASPECTS:
-            raise ManifestError(
-                file, "options.aspects", f"{aspect!r} is not one of {', '.join(ASPECTS)}"
-            )
-    ordered = tuple(dict.fromkeys(["16:9", *aspects]))
-    return Options(target_duration_s=float(target), aspects=ordered)
+def _shown(value: Any) -> str:
+    """A JSON value for an error message: scalars as written (shortened), containers by kind."""
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list | tuple):
+        return "list"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

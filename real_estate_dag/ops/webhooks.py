@@ -1,4 +1,4 @@
-"""Webhook events: a JSON body, its HMAC-SHA256 signature, and delivery with bounded retries.
+"""Webhook events: a JSON body, its HMAC-SHA256 signature, and delivery with bounded retries (urllib3 Retry).
 
 A receiver verifies ``X-Redag-Signature: sha256=<hex>`` as HMAC-SHA256(secret, "<timestamp>.<body>")
 with the timestamp from ``X-Redag-Timestamp`` (reject old timestamps to stop replays), and drops
@@ -8,13 +8,12 @@ repeats of an ``Idempotency-Key`` it has already processed.
 import hashlib
 import hmac
 import json
-import random
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import urllib3
+from urllib3.util import Retry
 
 SIGNATURE_HEADER = "X-Redag-Signature"
 TIMESTAMP_HEADER = "X-Redag-Timestamp"
@@ -74,12 +73,6 @@ def signed_headers(secret: str, body: bytes, idempotency_key: str, event: str, n
     }
 
 
-def backoff_delay(attempt: int, base_s: float, max_s: float, rng: random.Random) -> float:
-    """Exponential backoff with jitter: a random delay in [d/2, d] with d = min(max_s, base_s * 2^attempt)."""
-    ceiling = min(max_s, base_s * (2**attempt))
-    return rng.uniform(ceiling / 2, ceiling)
-
-
 @dataclass(frozen=True)
 class Delivery:
     url: str
@@ -87,7 +80,17 @@ class Delivery:
     attempts: int
     status: int | None  # the last HTTP status, None when no response came back
     error: str | None
-    retryable: bool  # whether a later redelivery could succeed (server or network trouble)
+
+
+def retry_policy(max_attempts: int, base_delay_s: float, max_delay_s: float) -> Retry:
+    """Retries of a POST on network errors, timeouts, 408/425/429 and 5xx: exponential backoff with jitter
+    (``base_delay_s * 2^n`` plus up to ``base_delay_s``, at most ``max_delay_s``) or the receiver's
+    ``Retry-After``, also capped at ``max_delay_s``; the last answer is returned, not raised."""
+    return Retry(
+        total=max_attempts - 1, allowed_methods={"POST"}, status_forcelist=RETRYABLE_STATUS,
+        backoff_factor=base_delay_s, backoff_jitter=base_delay_s, backoff_max=max_delay_s,
+        respect_retry_after_header=True, retry_after_max=max_delay_s, raise_on_status=False, redirect=False,
+    )
 
 
 def deliver(
@@ -99,27 +102,26 @@ def deliver(
     base_delay_s: float = 0.5,
     max_delay_s: float = 8.0,
     timeout_s: float = 5.0,
-    sleep: Callable[[float], None] = time.sleep,
-    rng: random.Random | None = None,
 ) -> Delivery:
-    """POST ``body`` to ``url``; retry network errors, timeouts, 408/425/429 and 5xx with backoff.
+    """POST ``body`` to ``url`` under ``retry_policy``; delivered on a 2xx answer.
 
     Other 4xx answers are final: the receiver rejected the event and a retry would not change that.
+    Redirects are not followed (a POST must not turn into a GET elsewhere).
     """
-    rng = rng or random.Random()
-    status: int | None = None
-    error: str | None = None
-    for attempt in range(1, max_attempts + 1):
-        request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+    retries = retry_policy(max_attempts, base_delay_s, max_delay_s)
+    with urllib3.PoolManager(timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s)) as pool:
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
-                return Delivery(url, True, attempt, response.status, None, False)
-        except urllib.error.HTTPError as exc:
-            status, error = exc.code, f"HTTP {exc.code} {exc.reason}"
-            if exc.code not in RETRYABLE_STATUS:
-                return Delivery(url, False, attempt, status, error, False)
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            status, error = None, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-        if attempt < max_attempts:
-            sleep(backoff_delay(attempt - 1, base_delay_s, max_delay_s, rng))
-    return Delivery(url, False, max_attempts, status, error, True)
+            response = pool.request("POST", url, body=body, headers=dict(headers), retries=retries)
+        except urllib3.exceptions.MaxRetryError as exc:
+            return Delivery(url, False, max_attempts, None, _network_error(exc.reason))
+        except urllib3.exceptions.HTTPError as exc:
+            return Delivery(url, False, 1, None, _network_error(exc))
+    attempts = len(response.retries.history) + 1 if response.retries else 1
+    if 200 <= response.status < 300:
+        return Delivery(url, True, attempts, response.status, None)
+    return Delivery(url, False, attempts, response.status, f"HTTP {response.status} {response.reason or ''}".strip())
+
+
+def _network_error(exc: Exception | None) -> str:
+    """The error's class and text; urllib3 names the host and port but never the URL's path (often a token)."""
+    return f"{type(exc).__name__}: {exc}" if exc else "no response"

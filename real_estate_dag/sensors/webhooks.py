@@ -1,5 +1,7 @@
 """Run-status sensors that tell the business's systems when a property run succeeded or failed."""
 
+from typing import TYPE_CHECKING
+
 from dagster import (
     DagsterEventType,
     DagsterInstance,
@@ -13,8 +15,12 @@ from dagster import (
 )
 
 from real_estate_dag.jobs import showcase_job
+from real_estate_dag.ops.failures import step_failure_text
 from real_estate_dag.ops.webhooks import event_payload
 from real_estate_dag.resources.webhooks import WebhookNotifier, redacted
+
+if TYPE_CHECKING:
+    from dagster._utils.error import SerializableErrorInfo
 
 
 class WebhookDeliveryError(RuntimeError):
@@ -39,15 +45,24 @@ def run_results(instance: DagsterInstance, run_id: str) -> tuple[dict[str, str],
     return urls, property_id
 
 
+def error_chain(error: "SerializableErrorInfo | None") -> list[tuple[str | None, str]]:
+    """``(class name, message)`` of an error and its causes, outermost first."""
+    chain = []
+    while error is not None and len(chain) < 10:
+        chain.append((error.cls_name, error.message))
+        error = error.cause or error.context
+    return chain
+
+
 def failure_message(context: RunFailureSensorContext) -> str:
-    """What went wrong, step by step: the user-facing description when the step gave one."""
+    """What went wrong, step by step: the step's own error, not the retry or Dagster wrapper around it."""
     lines = []
     for event in context.get_step_failure_events():
         data = event.step_failure_data
         user = data.user_failure_data
-        message = user.description if user and user.description else data.error.message if data.error else "failed"
-        lines.append(f"{event.step_key}: {message}")
-    return "\n".join(line.strip() for line in lines) or (context.failure_event.message or "run failed")
+        text = step_failure_text(user.description if user else None, error_chain(data.error))
+        lines.append(f"{event.step_key}: {text}")
+    return "\n".join(lines) or (context.failure_event.message or "run failed")
 
 
 def notify(context: RunStatusSensorContext, webhooks: WebhookNotifier, status: str, error: str | None) -> None:

@@ -26,7 +26,7 @@ def test_title_lines_use_only_given_facts() -> None:
 def test_render_is_1080p_h264_aac_with_exact_duration(
     short_clip: Path, music_track: Path, tmp_path: Path, with_music: bool
 ) -> None:
-    listing = Listing(address="123 Main St", price=650000, agent=Agent("Jane", "555"))
+    listing = Listing(address="123 Main St", price=650000, agent=Agent(name="Jane", phone="555"))
     title = draw_title_card(listing, "p", (1920, 1080), tmp_path / "title.png")
     clips = [RenderClip(short_clip, 2.0, 3.0, True, 16 / 9), RenderClip(short_clip, 20.0, 2.5, True, 9 / 16)]
     out = render_showcase(clips, title, tmp_path / "out.mp4", (1920, 1080), title_s=2.0, crossfade_s=0.5,
