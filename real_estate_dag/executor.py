@@ -5,9 +5,11 @@ import os
 
 from dagster import ExecutorDefinition
 
+EXECUTOR_CHOICE = "REDAG_EXECUTOR"
+
 
 def executor_from_env() -> ExecutorDefinition | None:
-    choice = os.environ.get("REDAG_EXECUTOR", "")
+    choice = os.environ.get(EXECUTOR_CHOICE, "")
     if choice == "k8s":
         from dagster_k8s import k8s_job_executor
 

@@ -4,35 +4,43 @@ import time
 
 from dagster import (
     Config,
+    ConfigurableResource,
     DefaultScheduleStatus,
     OpExecutionContext,
     ScheduleDefinition,
     job,
     op,
 )
+from pydantic import Field
 
 from real_estate_dag.assets.common import STORAGE_RETRY, markdown_table
 from real_estate_dag.ops.retention import RetentionPolicy, plan_cleanup, summarize
-from real_estate_dag.resources.env import env_number
 from real_estate_dag.resources.store import RESULTS, WORK, Store
 
 _DEFAULTS = RetentionPolicy()
 
 
-class RetentionConfig(Config):
-    """Ages after which files go; each defaults to its REDAG_RETENTION_* variable."""
+class RetentionSettings(ConfigurableResource):
+    """Ages after which files go (whole days and hours, so variables can set them)."""
 
-    work_days: float = env_number("REDAG_RETENTION_DAYS", _DEFAULTS.work_days)
-    tmp_hours: float = env_number("REDAG_RETENTION_TMP_HOURS", _DEFAULTS.tmp_hours)
-    results_days: float = env_number("REDAG_RETENTION_RESULTS_DAYS", _DEFAULTS.results_days)
+    work_days: int = Field(default=int(_DEFAULTS.work_days), description="a work area untouched this long goes")
+    tmp_hours: int = Field(default=int(_DEFAULTS.tmp_hours), description="a .tmp-* file older than this goes")
+    results_days: int = Field(default=int(_DEFAULTS.results_days), description="results older go; 0 keeps them")
+
+    def policy(self) -> RetentionPolicy:
+        return RetentionPolicy(self.work_days, self.tmp_hours, self.results_days)
+
+
+class RetentionConfig(Config):
     dry_run: bool = False
 
 
 @op(retry_policy=STORAGE_RETRY)
-def remove_expired_files(context: OpExecutionContext, config: RetentionConfig, store: Store) -> None:
+def remove_expired_files(context: OpExecutionContext, config: RetentionConfig, store: Store,
+                         retention: RetentionSettings) -> None:
     """Delete work/<property>/ areas untouched for ``work_days`` and .tmp-* files older than
     ``tmp_hours``; results only when ``results_days`` > 0. Uploads are never listed."""
-    policy = RetentionPolicy(config.work_days, config.tmp_hours, config.results_days)
+    policy = retention.policy()
     objects = store.list_objects(WORK) + store.list_objects(RESULTS)
     removals = plan_cleanup(objects, time.time(), policy, work=WORK, results=RESULTS)
     for removal in removals:

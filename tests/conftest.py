@@ -42,3 +42,12 @@ def music_track(media_dir: Path) -> Path:
     out = media_dir / "music.m4a"
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=90", "-c:a", "aac", str(out))
     return out
+
+
+def pytest_report_header() -> str:
+    from real_estate_dag.gpu_resources.device import bf16_native
+
+    if bf16_native("cpu"):
+        return "bf16: native on this CPU; bf16 numerics tests run on their full input"
+    return "bf16: emulated on this CPU (no AVX512-BF16/AMX, or ONEDNN_MAX_CPU_ISA caps it); bf16 numerics tests " \
+           "run on a small input"

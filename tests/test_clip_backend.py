@@ -11,8 +11,8 @@ import open_clip
 import torch
 from PIL import Image
 
-from real_estate_dag.gpu_resources.backends import ModelSettings, digest_of, resolve_rooms
-from real_estate_dag.gpu_resources.registry import ModelRegistry, backend_versions
+from real_estate_dag.gpu_resources.backends import digest_of, resolve_rooms
+from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.rooms import ROOM_TYPES
 
 
@@ -21,15 +21,14 @@ def test_local_open_clip_checkpoint_is_preferred_and_recorded(tmp_path: Path) ->
     torch.manual_seed(0)
     torch.save(open_clip.create_model("ViT-S-32").state_dict(), checkpoint)
 
-    settings = ModelSettings(clip_model="ViT-S-32", clip_weights=str(checkpoint))
-    [preferred, offline] = resolve_rooms(settings)
+    registry = ModelRegistry(device="cpu", clip_model="ViT-S-32", clip_weights=str(checkpoint))
+    [preferred, offline] = registry.room_backends()
     assert preferred.name == "open_clip:ViT-S-32" and preferred.digest == digest_of(checkpoint)
     assert offline.name == "mobilenet_v2_imagenet+evidence"
-    assert backend_versions(settings)["rooms"] == f"open_clip:ViT-S-32@{digest_of(checkpoint)[:12]}"
+    assert registry.code_versions()["rooms"] == f"open_clip:ViT-S-32@{digest_of(checkpoint)[:12]}"
 
-    registry = ModelRegistry(device="cpu", clip_model="ViT-S-32", clip_weights=str(checkpoint))
     model = registry.room_model()
-    assert model.backend == preferred
+    assert model.backend == preferred and model.fallback_from is None
     assert registry.room_model() is model  # loaded once per process
     images = [Image.fromarray(np.full((224, 300, 3), c, dtype=np.uint8)) for c in (30, 200)]
     probs, embeddings = model.classify(images)
@@ -39,5 +38,5 @@ def test_local_open_clip_checkpoint_is_preferred_and_recorded(tmp_path: Path) ->
 
 
 def test_missing_checkpoint_falls_back_to_the_offline_backend(tmp_path: Path) -> None:
-    settings = ModelSettings(clip_weights=str(tmp_path / "absent.pt"))
-    assert [b.name for b in resolve_rooms(settings)] == ["mobilenet_v2_imagenet+evidence"]
+    assert [b.name for b in resolve_rooms(clip_weights=str(tmp_path / "absent.pt"))] == [
+        "mobilenet_v2_imagenet+evidence"]

@@ -23,7 +23,7 @@ from real_estate_dag.ops.manifest import Listing
 from real_estate_dag.ops.render import RenderClip, inspect_video, render_showcase
 from real_estate_dag.ops.titlecard import draw_title_card
 from real_estate_dag.resources.store import LocalStore
-from real_estate_dag.retention import retention_job
+from real_estate_dag.retention import RetentionSettings, retention_job
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -83,9 +83,7 @@ def test_a_run_killed_mid_render_is_re_executed_from_failure(tmp_path: Path, cli
     # the killed render's temporary file is what retention's temporary-file rule is for
     assert partial.exists()
     retention_job.execute_in_process(
-        resources={"store": LocalStore(root=str(root))},
-        run_config={"ops": {"remove_expired_files": {"config": {"tmp_hours": 0.0}}}},
-    )
+        resources={"store": LocalStore(root=str(root)), "retention": RetentionSettings(tmp_hours=0)})
     assert not partial.exists() and (root / "results" / KEY / "showcase.mp4").exists()
 
 

@@ -10,7 +10,7 @@ from dagster import DefaultScheduleStatus
 from real_estate_dag.definitions import defs
 from real_estate_dag.ops.retention import RetentionPolicy, plan_cleanup
 from real_estate_dag.resources.store import LocalStore, StoredObject
-from real_estate_dag.retention import retention_job
+from real_estate_dag.retention import RetentionSettings, retention_job
 
 DAY, HOUR = 86400, 3600
 
@@ -38,9 +38,10 @@ def store(tmp_path: Path) -> LocalStore:
     return LocalStore(root=str(tmp_path))
 
 
-def run(store: LocalStore, **config: object):
+def run(store: LocalStore, dry_run: bool = False, **settings: int):
     result = retention_job.execute_in_process(
-        resources={"store": store}, run_config={"ops": {"remove_expired_files": {"config": config}}})
+        resources={"store": store, "retention": RetentionSettings(**settings)},
+        run_config={"ops": {"remove_expired_files": {"config": {"dry_run": dry_run}}}})
     [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
     return {k: v.value for k, v in output.event_specific_data.metadata.items()}
 
@@ -50,7 +51,7 @@ def keys(store: LocalStore) -> set[str]:
 
 
 def test_stale_work_areas_and_old_temporaries_go_uploads_and_results_stay(store: LocalStore) -> None:
-    meta = run(store, work_days=7.0)
+    meta = run(store, work_days=7)
     assert keys(store) == {
         "uploads/old-prop/walk.mp4",
         "uploads/old-prop/.tmp-upload-part",
@@ -70,10 +71,10 @@ def test_stale_work_areas_and_old_temporaries_go_uploads_and_results_stay(store:
 
 def test_results_go_only_when_configured_and_dry_run_deletes_nothing(store: LocalStore) -> None:
     before = keys(store)
-    meta = run(store, work_days=7.0, results_days=30.0, dry_run=True)
+    meta = run(store, work_days=7, results_days=30, dry_run=True)
     assert keys(store) == before
     assert meta["dry_run"] and "| old-prop | results | 1 | 6000 |" in meta["freed"]
-    run(store, work_days=7.0, results_days=30.0)
+    run(store, work_days=7, results_days=30)
     assert not [k for k in keys(store) if k.startswith("results/")]
     assert {k for k in keys(store) if k.startswith("uploads/")} == {"uploads/old-prop/walk.mp4",
                                                                     "uploads/old-prop/.tmp-upload-part"}

@@ -10,7 +10,6 @@ from real_estate_dag.assets.common import (
     provenance,
     publish_table,
 )
-from real_estate_dag.assets.versions import code_version
 from real_estate_dag.gpu_resources.backends import IqaModel
 from real_estate_dag.ops import quality
 from real_estate_dag.ops.decode import DecodedVideo
@@ -21,7 +20,7 @@ from real_estate_dag.resources.store import Store
 QUALITY = analysis_out(
     "quality_scores",
     kinds={"pytorch", "parquet"},
-    code_version=code_version("quality-v2", "quality"),
+    code_version="quality-v2",
     description="Per sampled frame: sharpness (Laplacian), exposure, camera stability (shake after "
     "smoothing the frame-to-frame motion) and a pyiqa no-reference score; combined 0..1, and "
     "averaged per shot.",

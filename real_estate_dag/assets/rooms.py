@@ -9,7 +9,6 @@ from real_estate_dag.assets.common import (
     provenance,
     publish_table,
 )
-from real_estate_dag.assets.versions import code_version
 from real_estate_dag.gpu_resources.backends import RoomModel
 from real_estate_dag.ops.decode import DecodedVideo
 from real_estate_dag.ops.progress import counted
@@ -20,7 +19,7 @@ from real_estate_dag.resources.store import Store, work_prefix
 ROOMS = analysis_out(
     "room_labels",
     kinds={"pytorch", "parquet"},
-    code_version=code_version("rooms-v2", "rooms"),
+    code_version="rooms-v2",
     description="Room type per segment (shots, split where the label changes inside a long take), "
     "with confidence and top-3, from the room model's per-frame probabilities.",
 )

@@ -10,7 +10,6 @@ from real_estate_dag.assets.common import (
     provenance,
     publish_table,
 )
-from real_estate_dag.assets.versions import code_version
 from real_estate_dag.gpu_resources.backends import ShotModel
 from real_estate_dag.ops.decode import DecodedVideo
 from real_estate_dag.ops.progress import counted
@@ -22,7 +21,7 @@ from real_estate_dag.resources.store import Store, work_prefix
 SHOTS = analysis_out(
     "shot_boundaries",
     kinds={"pytorch", "parquet"},
-    code_version=code_version("shots-v1", "shots"),
+    code_version="shots-v1",
     description="Shots per video from TransNetV2 transition probabilities: [start, end] frames "
     "(inclusive) and seconds.",
 )

@@ -1,15 +1,22 @@
-"""Asset code versions that include the model backend and weights digest, so a model change
-marks exactly the assets it affects (and everything downstream) as stale."""
+"""Model parts of asset code versions: an analysis asset's own logic version plus the backend and
+weights digest its capability resolves to, so a model change marks exactly the assets it affects
+(and, through Dagster's staleness, everything downstream)."""
 
-from functools import cache
+from collections.abc import Iterable, Mapping
 
-from real_estate_dag.gpu_resources.registry import backend_versions, settings_from_env
+from dagster import AssetsDefinition, AssetSpec, map_asset_specs
 
-
-@cache
-def _backends() -> dict[str, str]:
-    return backend_versions(settings_from_env())
+MODEL_CAPABILITY = {"shot_boundaries": "shots", "room_labels": "rooms", "quality_scores": "quality"}
 
 
-def code_version(logic: str, capability: str) -> str:
-    return f"{logic}+{_backends()[capability]}"
+def with_model_versions(assets: Iterable[AssetsDefinition], versions: Mapping[str, str]) -> list[AssetsDefinition]:
+    """``assets`` with ``+<backend>@<digest>`` after the code version of each model-backed asset;
+    ``versions`` maps a capability to its backend (``ModelRegistry.code_versions()``)."""
+
+    def versioned(spec: AssetSpec) -> AssetSpec:
+        capability = MODEL_CAPABILITY.get(spec.key.path[-1])
+        if capability is None:
+            return spec
+        return spec.replace_attributes(code_version=f"{spec.code_version}+{versions[capability]}")
+
+    return list(map_asset_specs(versioned, assets))

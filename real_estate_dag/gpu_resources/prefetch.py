@@ -13,7 +13,6 @@ REDAG_MODELS_DIR.
 
 import argparse
 import importlib.metadata
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -21,14 +20,13 @@ from pathlib import Path
 from real_estate_dag.gpu_resources.backends import (
     MOBILENET_KEY,
     SHOTS_KEY,
-    ModelSettings,
     clip_key,
     iqa_key,
     mobilenet_weights,
     transnet_weights,
     weights_cache,
 )
-from real_estate_dag.gpu_resources.registry import settings_from_env
+from real_estate_dag.gpu_resources.registry import MODEL_SETTINGS, ModelRegistry
 from real_estate_dag.gpu_resources.weights_folder import (
     WeightsEntry,
     WeightsFile,
@@ -62,7 +60,7 @@ def _wheel(distribution: str) -> str:
     return f"wheel:{distribution}=={importlib.metadata.version(distribution)}"
 
 
-def _fetch_clip(target: Path, settings: ModelSettings) -> WeightsEntry:
+def _fetch_clip(target: Path, settings: ModelRegistry) -> WeightsEntry:
     import open_clip
 
     config = open_clip.get_pretrained_cfg(settings.clip_model, settings.clip_pretrained)
@@ -90,7 +88,7 @@ def _fetch_iqa(target: Path, metric: str) -> WeightsEntry:
     return _record(target, iqa_key(metric), f"hub:pyiqa/{metric}", added)
 
 
-def prefetch(target: Path, settings: ModelSettings, download: bool) -> dict[str, WeightsEntry]:
+def prefetch(target: Path, settings: ModelRegistry, download: bool) -> dict[str, WeightsEntry]:
     """Fill ``target`` with every configured model's weights and write its manifest."""
     target.mkdir(parents=True, exist_ok=True)
     entries = read_manifest(target)
@@ -126,7 +124,8 @@ def verify(target: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="real-estate-dag models", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--target", default=os.environ.get("REDAG_MODELS_DIR", ""),
+    settings = MODEL_SETTINGS.from_env().process_config_and_initialize()
+    parser.add_argument("--target", default=settings.models_dir,
                         help="the weights folder (default: $REDAG_MODELS_DIR)")
     parser.add_argument("--verify", action="store_true", help="check every file against manifest.json")
     parser.add_argument("--download", action="store_true",
@@ -144,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{target}: {len(read_manifest(target))} models, every sha256 matches")
         return 0
     try:
-        entries = prefetch(target, settings_from_env(), args.download)
+        entries = prefetch(target, settings, args.download)
     except PrefetchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,80 +1,58 @@
 """The model registry resource: one loaded model per backend and device, per process."""
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from real_estate_dag.gpu_resources.backends import (
+    PRECISIONS,
+    QUALITY,
+    ROOMS,
+    SHOTS,
     Backend,
     ClipRoomModel,
     IqaModel,
+    LoadedModel,
     MobileNetRoomModel,
-    ModelSettings,
     RoomModel,
     ShotModel,
     resolve_quality,
     resolve_rooms,
     resolve_shots,
-    shot_precision,
 )
-from real_estate_dag.gpu_resources.device import choose_device
+from real_estate_dag.gpu_resources.device import bf16_native, choose_device
+from real_estate_dag.resources.env import Settings
 
 log = logging.getLogger(__name__)
-_LOADED: dict[tuple[str, str], Any] = {}
+_LOADED: dict[tuple[Any, ...], Any] = {}
 _LOCK = threading.Lock()
 
-ENV = {
-    "device": "REDAG_DEVICE",
-    "clip_model": "REDAG_CLIP_MODEL",
-    "clip_pretrained": "REDAG_CLIP_PRETRAINED",
-    "clip_weights": "REDAG_CLIP_WEIGHTS",
-    "iqa_metric": "REDAG_IQA_METRIC",
-    "models_dir": "REDAG_MODELS_DIR",
-}
 
-
-def settings_from_env() -> ModelSettings:
-    values = {field: os.environ[var] for field, var in ENV.items() if os.environ.get(var)}
-    return ModelSettings(**values)
-
-
-def backend_versions(settings: ModelSettings) -> dict[str, str]:
-    """The backend each capability will use, as ``name@digest``, for asset code versions."""
-    return {
-        "shots": resolve_shots(settings, shot_precision(_device_name(settings.device))).version_tag,
-        "rooms": resolve_rooms(settings)[0].version_tag,
-        "quality": resolve_quality(settings)[0].version_tag,
-    }
-
-
-def _device_name(preference: str) -> str:
-    """The device a preference resolves to, without failing where it is missing (for code versions)."""
-    try:
-        return choose_device(preference)
-    except RuntimeError:
-        return preference
-
-
-def _load_first(candidates: list[Backend], device: str, build: Callable[[Backend], Any]) -> Any:
-    """Load the first candidate that works; the last (offline) one must."""
-    for backend in candidates:
-        key = (backend.version_tag, device)
-        with _LOCK:
-            if key in _LOADED:
-                return _LOADED[key]
+def _load_first(candidates: list[Backend], key: tuple[Any, ...], build: Callable[[Backend], LoadedModel]) -> Any:
+    """Load the first candidate that works; the last (offline) one must. A later candidate records
+    which preferred backend failed and why. Each list of candidates loads once per process."""
+    key = (tuple(b.version_tag for b in candidates), *key)
+    with _LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+        failed: tuple[Backend, Exception] | None = None
+        for backend in candidates:
             try:
                 model = build(backend)
             except Exception as exc:
                 if backend is candidates[-1]:
                     raise
-                log.warning("backend %s could not be loaded (%s); trying the next one",
-                            backend.name, exc)
+                log.warning("backend %s could not be loaded (%s); trying the next one", backend.name, exc)
+                failed = failed or (backend, exc)
                 continue
-            log.info("loaded %s on %s", backend.version_tag, device)
+            if failed is not None:
+                model.fallback_from = failed[0].version_tag
+                model.fallback_reason = f"{failed[0].weights}: {type(failed[1]).__name__}: {failed[1]}"
+            log.info("loaded %s on %s (%s)", backend.version_tag, model.device, model.precision)
             _LOADED[key] = model
             return model
     raise RuntimeError("no backend candidates")
@@ -83,32 +61,48 @@ def _load_first(candidates: list[Backend], device: str, build: Callable[[Backend
 class ModelRegistry(ConfigurableResource):
     """Picks the device and backend for each model capability and loads each model once."""
 
-    device: str = "auto"
-    clip_model: str = "ViT-B-32"
-    clip_pretrained: str = ""
-    clip_weights: str = ""
-    iqa_metric: str = "piqe"
-    batch_size: int = 32
-    models_dir: str = ""
+    device: str = Field(default="auto", description="auto (cuda when visible, else cpu), cpu, cuda, cuda:1")
+    shot_precision: str = Field(
+        default="auto", description="auto: bf16 where the device runs it natively, else fp32")
+    clip_model: str = Field(default="ViT-B-32", description="open_clip model of the preferred room backend")
+    clip_pretrained: str = Field(default="", description="open_clip pretrained tag (needs the model hub)")
+    clip_weights: str = Field(default="", description="a local open_clip checkpoint (air-gapped workers)")
+    iqa_metric: str = Field(default="piqe", description="pyiqa metric; others than piqe need their weights")
+    batch_size: int = Field(default=32, description="sampled frames per room/quality inference batch")
+    models_dir: str = Field(default="", description="prefetched weights folder, used before package files")
 
-    def settings(self) -> ModelSettings:
-        return ModelSettings(
-            device=self.device,
-            clip_model=self.clip_model,
-            clip_pretrained=self.clip_pretrained,
-            clip_weights=self.clip_weights,
-            iqa_metric=self.iqa_metric,
-            batch_size=self.batch_size,
-            models_dir=self.models_dir,
-        )
+    def shot_backend(self) -> Backend:
+        return resolve_shots(self.models_dir)
+
+    def room_backends(self) -> list[Backend]:
+        return resolve_rooms(self.clip_model, self.clip_pretrained, self.clip_weights, self.models_dir)
+
+    def quality_backends(self) -> list[Backend]:
+        return resolve_quality(self.iqa_metric, self.models_dir)
+
+    def code_versions(self) -> dict[str, str]:
+        """The preferred backend of each capability as ``name@digest``: what the settings ask for, the same
+        on every machine (no device, precision or fallback: those are recorded in metadata)."""
+        return {
+            SHOTS: self.shot_backend().version_tag,
+            ROOMS: self.room_backends()[0].version_tag,
+            QUALITY: self.quality_backends()[0].version_tag,
+        }
 
     def resolved_device(self) -> str:
         return choose_device(self.device)
 
+    def resolved_shot_precision(self, device: str) -> str:
+        if self.shot_precision == "auto":
+            return "bf16" if bf16_native(device) else "fp32"
+        if self.shot_precision not in PRECISIONS:
+            raise ValueError(f"shot_precision={self.shot_precision!r}: expected auto, {' or '.join(PRECISIONS)}")
+        return self.shot_precision
+
     def shot_model(self) -> ShotModel:
         device = self.resolved_device()
-        backend = resolve_shots(self.settings(), shot_precision(device))
-        return _load_first([backend], device, lambda b: ShotModel(b, device))
+        precision = self.resolved_shot_precision(device)
+        return _load_first([self.shot_backend()], (device, precision), lambda b: ShotModel(b, device, precision))
 
     def room_model(self) -> RoomModel:
         device = self.resolved_device()
@@ -118,8 +112,20 @@ class ModelRegistry(ConfigurableResource):
                 return ClipRoomModel(backend, device, self.clip_model)
             return MobileNetRoomModel(backend, device)
 
-        return _load_first(resolve_rooms(self.settings()), device, build)
+        return _load_first(self.room_backends(), (device,), build)
 
     def quality_model(self) -> IqaModel:
         device = self.resolved_device()
-        return _load_first(resolve_quality(self.settings()), device, lambda b: IqaModel(b, device))
+        return _load_first(self.quality_backends(), (device,), lambda b: IqaModel(b, device))
+
+
+MODEL_SETTINGS = Settings(ModelRegistry, {
+    "device": "REDAG_DEVICE",
+    "shot_precision": "REDAG_SHOT_PRECISION",
+    "clip_model": "REDAG_CLIP_MODEL",
+    "clip_pretrained": "REDAG_CLIP_PRETRAINED",
+    "clip_weights": "REDAG_CLIP_WEIGHTS",
+    "iqa_metric": "REDAG_IQA_METRIC",
+    "batch_size": "REDAG_BATCH_SIZE",
+    "models_dir": "REDAG_MODELS_DIR",
+})

@@ -1,6 +1,7 @@
-"""Limits on uploads, one resource read by property_manifest and the upload sensors."""
+"""Limits on uploads: what property_manifest refuses, and how long the sensor waits for files."""
 
 from dagster import ConfigurableResource
+from pydantic import Field
 
 from real_estate_dag.ops.validate import MediaLimits
 
@@ -8,17 +9,17 @@ _DEFAULTS = MediaLimits()
 
 
 class UploadLimits(ConfigurableResource):
-    """What an upload may hold, and how long the sensor waits for the files a manifest lists."""
+    """Each limit's default is the built-in one (``MediaLimits``); whole numbers, so variables can set them."""
 
-    max_file_mib: int = _DEFAULTS.max_file_bytes // 2**20
-    max_video_seconds: float = _DEFAULTS.max_video_seconds
-    min_video_seconds: float = _DEFAULTS.min_video_seconds
-    max_total_seconds: float = _DEFAULTS.max_total_seconds
-    max_pixels: int = _DEFAULTS.max_pixels
-    min_short_side: int = _DEFAULTS.min_short_side
-    max_fps: float = _DEFAULTS.max_fps
-    max_audio_seconds: float = _DEFAULTS.max_audio_seconds
-    upload_wait_s: float = 3600.0
+    max_file_mib: int = Field(default=_DEFAULTS.max_file_bytes // 2**20, description="largest uploaded file")
+    max_video_seconds: int = Field(default=int(_DEFAULTS.max_video_seconds), description="longest video")
+    min_video_seconds: int = Field(default=int(_DEFAULTS.min_video_seconds), description="shortest video")
+    max_total_seconds: int = Field(default=int(_DEFAULTS.max_total_seconds), description="most footage in all")
+    max_pixels: int = Field(default=_DEFAULTS.max_pixels, description="largest declared frame, in pixels")
+    min_short_side: int = Field(default=_DEFAULTS.min_short_side, description="smallest frame side, in pixels")
+    max_fps: int = Field(default=int(_DEFAULTS.max_fps), description="fastest frame rate")
+    max_audio_seconds: int = Field(default=int(_DEFAULTS.max_audio_seconds), description="longest music track")
+    upload_wait_s: int = Field(default=3600, description="how long a manifest may wait for its files")
 
     def media_limits(self) -> MediaLimits:
         return MediaLimits(

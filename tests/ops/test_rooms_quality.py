@@ -14,7 +14,6 @@ from real_estate_dag.gpu_resources.backends import (
     resolve_quality,
     resolve_rooms,
 )
-from real_estate_dag.gpu_resources.registry import settings_from_env
 from real_estate_dag.ops import quality
 from real_estate_dag.ops.decode import decode_video
 from real_estate_dag.ops.rooms import ROOM_TYPES, label_segments
@@ -27,7 +26,7 @@ def sampled(short_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> list[
 
 
 def test_offline_room_model_labels_real_frames(sampled: list[Image.Image]) -> None:
-    backend = resolve_rooms(settings_from_env())[-1]
+    backend = resolve_rooms()[-1]
     assert backend.name == "mobilenet_v2_imagenet+evidence" and len(backend.digest) == 64
     probs, embeddings = MobileNetRoomModel(backend, "cpu").classify(sampled)
     assert probs.shape == (24, len(ROOM_TYPES))
@@ -40,10 +39,10 @@ def test_offline_room_model_labels_real_frames(sampled: list[Image.Image]) -> No
 def test_folding_batch_norms_keeps_the_imagenet_model_the_same(sampled: list[Image.Image]) -> None:
     from torchvision.models import mobilenet_v2
 
-    model = MobileNetRoomModel(resolve_rooms(settings_from_env())[-1], "cpu")
+    model = MobileNetRoomModel(resolve_rooms()[-1], "cpu")
     assert not [m for m in model.model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     reference = mobilenet_v2()
-    reference.load_state_dict(torch.load(model.backend.weights, weights_only=True))
+    reference.load_state_dict(torch.load(model.backend.weights_file(), weights_only=True))
     x = center_tensor(sampled[:8], 224, IMAGENET_MEAN, IMAGENET_STD)
     with torch.inference_mode():
         ours = model.model(x.contiguous(memory_format=torch.channels_last)).softmax(1)
@@ -53,7 +52,7 @@ def test_folding_batch_norms_keeps_the_imagenet_model_the_same(sampled: list[Ima
 
 
 def test_piqe_scores_a_blurred_frame_lower(sampled: list[Image.Image]) -> None:
-    model = IqaModel(resolve_quality(settings_from_env())[-1], "cpu")
+    model = IqaModel(resolve_quality()[-1], "cpu")
     sharp = sampled[5]
     blurred = sharp.filter(ImageFilter.GaussianBlur(3))
     scores = model.normalise(model.score([sharp, blurred]))
@@ -64,7 +63,7 @@ def test_piqe_scores_a_blurred_frame_lower(sampled: list[Image.Image]) -> None:
 
 
 def test_a_blank_frame_gets_the_lowest_iqa_score_not_nan(sampled: list[Image.Image]) -> None:
-    model = IqaModel(resolve_quality(settings_from_env())[-1], "cpu")
+    model = IqaModel(resolve_quality()[-1], "cpu")
     black = Image.new("RGB", sampled[5].size)
     raw = model.score([sampled[5], black])
     assert np.isnan(raw[1])  # PIQE has no active blocks to judge in a uniform frame
