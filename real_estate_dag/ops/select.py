@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from real_estate_dag.ops.rooms import ROOM_ORDER
+from real_estate_dag.ops.timecode import first_frame_at, frame_end_time, frame_start_time, last_frame_before
 
 
 @dataclass(frozen=True)
@@ -129,8 +130,8 @@ def select_clips(candidates: list[Candidate], target_s: float, params: Selection
             c,
             first_frame=first,
             last_frame=last,
-            start_s=float(c.frame_times[first]),
-            end_s=float(c.frame_times[min(last + 1, len(c.frame_times) - 1)]),
+            start_s=frame_start_time(c.frame_times, first),
+            end_s=frame_end_time(c.frame_times, last),
         )
         if trimmed.available_s >= params.min_clip_s:
             margin_candidates.append(trimmed)
@@ -156,9 +157,9 @@ def select_clips(candidates: list[Candidate], target_s: float, params: Selection
     clips = []
     for c, length in zip(chosen, lengths, strict=True):
         start, score = _best_window(c, length)
-        in_frame = int(np.searchsorted(c.frame_times, start - 1e-6))
+        in_frame = first_frame_at(c.frame_times, start)
         out_time = start + length
-        out_frame = max(in_frame, int(np.searchsorted(c.frame_times, out_time - 1e-6)) - 1)
+        out_frame = max(in_frame, last_frame_before(c.frame_times, out_time))
         inside = (c.sample_times >= start) & (c.sample_times <= out_time)
         stable = float(c.sample_stability[inside].mean()) if inside.any() else float(c.sample_stability.mean())
         clips.append((c, Clip(0, c.video, c.shot, c.segment, c.room, in_frame, min(out_frame, c.last_frame),
