@@ -78,6 +78,42 @@ class Selection:
     shortfall_s: float
 
 
+def build_candidates(videos: list[tuple[str, np.ndarray, np.ndarray]], segments: list[dict[str, Any]],
+                     quality_frames: list[dict[str, Any]]) -> list[Candidate]:
+    """A candidate per room segment; ``videos`` are (name, frame times, sample embeddings) in upload order,
+    ``segments`` room_labels' segments and ``quality_frames`` quality_scores' per-sample rows."""
+    candidates = []
+    for video_index, (name, times, embeddings) in enumerate(videos):
+        frame_rows = [r for r in quality_frames if r["video"] == name]
+        sample_times = np.array([r["time_s"] for r in frame_rows])
+        scores = np.array([r["score"] for r in frame_rows])
+        stability = np.array([r["stability"] for r in frame_rows])
+        for segment_index, segment in enumerate(segments):
+            if segment["video"] != name:
+                continue
+            samples = list(segment["samples"])
+            embedding = embeddings[samples].mean(axis=0)
+            candidates.append(Candidate(
+                video=name, video_index=video_index, shot=segment["shot"],
+                segment=segment_index, room=segment["room"],
+                first_frame=segment["start_frame"], last_frame=segment["end_frame"],
+                start_s=segment["start_s"], end_s=segment["end_s"],
+                sample_times=sample_times[samples], sample_scores=scores[samples],
+                sample_stability=stability[samples],
+                embedding=embedding / (np.linalg.norm(embedding) + 1e-9), frame_times=times,
+            ))
+    return candidates
+
+
+def clips_outside_shots(clips: list[dict[str, Any]], videos_shots: dict[str, list[list[int]]]) -> list[str]:
+    """Descriptions of clips that do not lie inside exactly one of their video's shots."""
+    return [
+        f"clip {c['order']} ({c['video']} frames {c['in_frame']}-{c['out_frame']})"
+        for c in clips
+        if not any(s <= c["in_frame"] and c["out_frame"] <= e for s, e in videos_shots[c["video"]])
+    ]
+
+
 def showcase_length(clip_lengths: list[float], params: SelectionParams) -> float:
     """Length of title + clips joined by crossfades (each fade overlaps its neighbours)."""
     if not clip_lengths:
