@@ -24,9 +24,9 @@ RETRY_DELAY_S = 2.0  # before the first retry; doubled for each one after, with 
 _TRANSIENT_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeoutException",
                     "ServiceUnavailable", "InternalError", "RequestLimitExceeded", "TooManyRequestsException"}
 _TRANSIENT_TYPES = (
-    botocore.exceptions.ConnectionError,  # EndpointConnectionError, ConnectionClosedError, ...
+    botocore.exceptions.ConnectionError,  # EndpointConnectionError, ConnectTimeoutError, ...
+    botocore.exceptions.ConnectionClosedError,
     botocore.exceptions.ReadTimeoutError,
-    botocore.exceptions.ConnectTimeoutError,
     requests.ConnectionError,
     requests.Timeout,
     urllib3.exceptions.ProtocolError,
