@@ -13,9 +13,10 @@ from dagster import (
 )
 from pydantic import Field
 
-from real_estate_dag.assets.common import STORAGE_RETRY, markdown_table
+from real_estate_dag.assets.common import table
 from real_estate_dag.ops.retention import RetentionPolicy, plan_cleanup, summarize
 from real_estate_dag.resources.store import RESULTS, WORK, Store
+from real_estate_dag.retries import transient_retries
 
 _DEFAULTS = RetentionPolicy()
 
@@ -35,17 +36,18 @@ class RetentionConfig(Config):
     dry_run: bool = False
 
 
-@op(retry_policy=STORAGE_RETRY)
+@op
 def remove_expired_files(context: OpExecutionContext, config: RetentionConfig, store: Store,
                          retention: RetentionSettings) -> None:
     """Delete work/<property>/ areas untouched for ``work_days`` and .tmp-* files older than
     ``tmp_hours``; results only when ``results_days`` > 0. Uploads are never listed."""
     policy = retention.policy()
-    objects = store.list_objects(WORK) + store.list_objects(RESULTS)
-    removals = plan_cleanup(objects, time.time(), policy, work=WORK, results=RESULTS)
-    for removal in removals:
-        if not config.dry_run:
-            store.delete(removal.key)
+    with transient_retries(context):
+        objects = store.list_objects(WORK) + store.list_objects(RESULTS)
+        removals = plan_cleanup(objects, time.time(), policy, work=WORK, results=RESULTS)
+        for removal in removals:
+            if not config.dry_run:
+                store.delete(removal.key)
     rows = summarize(removals)
     verb = "would free" if config.dry_run else "freed"
     for row in rows:
@@ -55,7 +57,7 @@ def remove_expired_files(context: OpExecutionContext, config: RetentionConfig, s
         "files_removed": len(removals),
         "bytes_freed": sum(r.size for r in removals),
         "properties": len({r.property_key for r in removals}),
-        "freed": markdown_table(rows),
+        "freed": table(rows, columns=("property", "reason", "files", "bytes")),
         "policy": f"work {policy.work_days:g} d, tmp {policy.tmp_hours:g} h, "
                   f"results {policy.results_days:g} d (0 = kept)",
     })

@@ -1,6 +1,7 @@
 """Fault tests: a run worker SIGKILLed mid-render and re-executed from failure, disk full during a
 render (a real 1 MiB tmpfs) and a file size limit (RLIMIT_FSIZE), timeouts on decode and ffmpeg."""
 
+import json
 import os
 import resource
 import signal
@@ -10,20 +11,34 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import botocore.exceptions
 import pytest
-from dagster import DagsterInstance, DagsterRunStatus
+import requests
+from boto3.exceptions import S3UploadFailedError
+from dagster import (
+    AssetExecutionContext,
+    AssetSelection,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRunStatus,
+    asset,
+    materialize,
+)
 from dagster._core.instance.ref import InstanceRef
 from media_helpers import ffmpeg, write_upload
 
-from real_estate_dag.assets.common import STORAGE_RETRY
 from real_estate_dag.definitions import defs
+from real_estate_dag.gpu_resources.backends import SHOTS_KEY
+from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.decode import DecodeTimeoutError, decode_video
 from real_estate_dag.ops.ffmpeg import FfmpegError, run_ffmpeg
 from real_estate_dag.ops.manifest import Listing
 from real_estate_dag.ops.render import RenderClip, inspect_video, render_showcase
 from real_estate_dag.ops.titlecard import draw_title_card
+from real_estate_dag.resources.io_manager import StoreJsonIOManager
 from real_estate_dag.resources.store import LocalStore
 from real_estate_dag.retention import RetentionSettings, retention_job
+from real_estate_dag.retries import is_transient, transient_retries
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -148,9 +163,109 @@ def test_decode_and_ffmpeg_have_wall_clock_budgets(clip12: Path, tmp_path: Path)
     assert time.monotonic() - started < 10
 
 
-def test_assets_that_touch_storage_retry_with_backoff_and_jitter() -> None:
-    nodes = defs.resolve_implicit_global_asset_job_def().graph.node_defs
+def test_the_analysis_and_the_selection_retry_only_through_transient_retries() -> None:
+    nodes = {node.name: node for node in defs.resolve_implicit_global_asset_job_def().graph.node_defs}
     assert len(nodes) == 4  # manifest, the analysis pass, selection, render
-    for node in nodes:
-        assert node.retry_policy == STORAGE_RETRY, node.name
-    assert STORAGE_RETRY.backoff.value == "EXPONENTIAL" and STORAGE_RETRY.jitter.value == "PLUS_MINUS"
+    assert nodes["video_analysis"].retry_policy is None and nodes["selected_clips"].retry_policy is None
+
+
+def client_error(code: str, status: int, operation: str = "PutObject") -> botocore.exceptions.ClientError:
+    return botocore.exceptions.ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+
+
+def wrapped(cause: Exception) -> Exception:
+    """``cause`` as boto3's upload manager reports it: chained behind an S3UploadFailedError."""
+    try:
+        raise cause
+    except Exception as exc:
+        try:
+            raise S3UploadFailedError(f"Failed to upload: {exc}") from exc
+        except S3UploadFailedError as outer:
+            return outer
+
+
+def test_transient_faults_are_told_apart_from_deterministic_ones() -> None:
+    transient = [
+        client_error("SlowDown", 503), client_error("InternalError", 500), client_error("Throttling", 400),
+        wrapped(client_error("ServiceUnavailable", 503)),
+        botocore.exceptions.ConnectionClosedError(endpoint_url="http://s3"),
+        botocore.exceptions.EndpointConnectionError(endpoint_url="http://s3"),
+        botocore.exceptions.ReadTimeoutError(endpoint_url="http://s3"),
+        requests.ConnectionError("connection reset"), ConnectionResetError(), TimeoutError("stalled"),
+        DecodeTimeoutError("walk.mp4: decoding did not finish within 60 s"),
+    ]
+    deterministic = [
+        client_error("NoSuchKey", 404, "GetObject"), client_error("AccessDenied", 403),
+        wrapped(client_error("EntityTooLarge", 400)), ValueError("bad manifest"), FfmpegError("render failed"),
+        RuntimeError("model error"), FileNotFoundError("gone.mp4"),
+    ]
+    assert [is_transient(e) for e in transient] == [True] * len(transient)
+    assert [is_transient(e) for e in deterministic] == [False] * len(deterministic)
+
+
+def step_events(result, step: str, *kinds: DagsterEventType) -> list[DagsterEventType]:
+    return [e.event_type for e in result.all_events if e.step_key == step and e.event_type in kinds]
+
+
+def test_a_model_error_fails_the_analysis_once(tmp_path: Path, tiny_clip: Path) -> None:
+    """A corrupted weights file is a model error: the step fails on its first attempt with its message,
+    instead of decoding again three times while it holds the GPU slot."""
+    folder = tmp_path / "models"
+    (folder / "shots").mkdir(parents=True)
+    (folder / "shots/transnetv2.pth").write_bytes(b"truncated weights")
+    (folder / "manifest.json").write_text(json.dumps({"entries": {SHOTS_KEY: {"source": "test", "files": [
+        {"path": "shots/transnetv2.pth", "sha256": "0" * 64, "size": 17}]}}}))
+    root = tmp_path / "store"
+    write_upload(root, "bad-weights", {"walk.mp4": tiny_clip})
+    store = LocalStore(root=str(root))
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("property", ["bad-weights"])
+        result = materialize(
+            list(defs.assets), partition_key="bad-weights", instance=instance, raise_on_error=False,
+            selection=AssetSelection.assets("property_manifest", "video_frames", "shot_boundaries"),
+            resources={"store": store, "models": ModelRegistry(device="cpu", models_dir=str(folder)),
+                       "io_manager": StoreJsonIOManager(store=store)})
+    assert not result.success
+    kinds = (DagsterEventType.STEP_START, DagsterEventType.STEP_UP_FOR_RETRY, DagsterEventType.STEP_RESTARTED,
+             DagsterEventType.STEP_FAILURE)
+    assert step_events(result, "video_analysis", *kinds) == [DagsterEventType.STEP_START,
+                                                             DagsterEventType.STEP_FAILURE]
+    [failure] = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+    assert "shots/transnetv2.pth does not match the sha256" in str(failure.event_specific_data.error.cause)
+
+
+@pytest.fixture
+def no_inodes(tmp_path: Path) -> Iterator[Path]:
+    """A real tmpfs with no room for another file (out of inodes reports ENOSPC, as a full disk does)."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,nr_inodes=2", "tmpfs", str(mount)], check=True)
+    try:
+        n = 0
+        while True:
+            try:
+                (mount / f"filler{n}").touch()
+            except OSError:
+                break
+            n += 1
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_fails_the_step_once_naming_the_file(no_inodes: Path) -> None:
+    target = no_inodes / "shots.parquet"
+
+    @asset
+    def writes_a_table(context: AssetExecutionContext) -> None:
+        with transient_retries(context):
+            target.write_bytes(b"rows")
+
+    result = materialize([writes_a_table], raise_on_error=False)
+    kinds = (DagsterEventType.STEP_START, DagsterEventType.STEP_UP_FOR_RETRY, DagsterEventType.STEP_FAILURE)
+    assert step_events(result, "writes_a_table", *kinds) == [DagsterEventType.STEP_START,
+                                                             DagsterEventType.STEP_FAILURE]
+    [failure] = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+    data = failure.event_specific_data.user_failure_data
+    assert data.description.startswith(f"{target}: the disk is full (No space left on device)")

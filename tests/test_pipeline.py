@@ -71,7 +71,13 @@ def test_metadata_records_counts_and_backends(pipeline) -> None:
     assert shots["shot_count"] >= 10
     assert metadata(result, "room_labels")["backend"] == "mobilenet_v2_imagenet+evidence"
     assert metadata(result, "quality_scores")["backend"] == "pyiqa:piqe+classical"
-    assert "| order | video | room |" in metadata(result, "selected_clips")["edit_decision_list"]
+    edit = metadata(result, "selected_clips")["edit_decision_list"]
+    assert [c.name for c in edit.schema.columns] == ["order", "video", "room", "in_s", "out_s", "duration_s",
+                                                     "score", "stability"]
+    assert [c.type for c in edit.schema.columns][:4] == ["int", "string", "string", "float"]
+    assert [r.data["order"] for r in edit.records] == list(range(metadata(result, "selected_clips")["clip_count"]))
+    shots = metadata(result, "shot_boundaries")["shots"]
+    assert len(shots.records) == min(50, metadata(result, "shot_boundaries")["shot_count"])
 
 
 def test_metadata_pictures_are_embedded_small_images(pipeline) -> None:

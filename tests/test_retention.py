@@ -62,9 +62,9 @@ def test_stale_work_areas_and_old_temporaries_go_uploads_and_results_stay(store:
     }
     assert meta["files_removed"] == 4 and meta["bytes_freed"] == 4000 + 300 + 900 + 1500
     assert meta["properties"] == 2
-    assert "| old-prop | intermediates | 2 | 4300 |" in meta["freed"]
-    assert "| busy-prop | temporary | 1 | 900 |" in meta["freed"]
-    assert "| old-prop | temporary | 1 | 1500 |" in meta["freed"]
+    assert {"property": "old-prop", "reason": "intermediates", "files": 2, "bytes": 4300} in rows(meta)
+    assert {"property": "busy-prop", "reason": "temporary", "files": 1, "bytes": 900} in rows(meta)
+    assert {"property": "old-prop", "reason": "temporary", "files": 1, "bytes": 1500} in rows(meta)
     assert not (Path(store.root) / "work/old-prop").exists()  # emptied folders go too
     assert (Path(store.root) / "work").is_dir()
 
@@ -73,7 +73,7 @@ def test_results_go_only_when_configured_and_dry_run_deletes_nothing(store: Loca
     before = keys(store)
     meta = run(store, work_days=7, results_days=30, dry_run=True)
     assert keys(store) == before
-    assert meta["dry_run"] and "| old-prop | results | 1 | 6000 |" in meta["freed"]
+    assert meta["dry_run"] and {"property": "old-prop", "reason": "results", "files": 1, "bytes": 6000} in rows(meta)
     run(store, work_days=7, results_days=30)
     assert not [k for k in keys(store) if k.startswith("results/")]
     assert {k for k in keys(store) if k.startswith("uploads/")} == {"uploads/old-prop/walk.mp4",
@@ -102,3 +102,7 @@ def test_a_stale_area_with_a_live_temporary_is_in_use_and_kept() -> None:
     objects[1] = StoredObject("work/p/render/.tmp-9-render.mp4", 5, "v", now - 2 * HOUR)
     assert {(r.key, r.reason) for r in plan_cleanup(objects, now=now, policy=RetentionPolicy(work_days=7))} == {
         ("work/p/values/a.json", "intermediates"), ("work/p/render/.tmp-9-render.mp4", "temporary")}
+
+
+def rows(metadata: dict) -> list[dict]:
+    return [record.data for record in metadata["freed"].records]

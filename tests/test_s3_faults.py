@@ -177,7 +177,11 @@ def test_steps_fail_past_client_retries_then_dagster_retries_them(endpoint: str,
         result = materialize(list(defs.assets), partition_key="fault-ln", instance=instance, raise_on_error=False,
                              resources={"store": store, "models": ModelRegistry(device="cpu"),
                                         "io_manager": StoreJsonIOManager(store=store), "limits": UploadLimits()})
+        asked = [e.step_key for e in instance.all_logs(result.run_id)
+                 if e.user_message.startswith("transient fault; the step will be retried")]
     assert result.success
+    # the analysis and the selection have no retry policy: they asked for the retry because the fault is transient
+    assert asked == ["video_analysis", "selected_clips"]
     assert proxy.pending() == 0 and proxy.traffic.injected() == 6
     retried = ["property_manifest", "video_analysis", "selected_clips"]
     assert step_events(result, DagsterEventType.STEP_UP_FOR_RETRY) == retried

@@ -1,40 +1,74 @@
-"""The analysis pass: video_frames, shot_boundaries, room_labels and quality_scores in one step.
+"""video_analysis: video_frames, shot_boundaries, room_labels and quality_scores in one step.
 
-While a video decodes, its 48x27 frames stream into the shot model and its sampled frames into the
-room and quality models, on worker threads; on 2 CPU cores that overlap is what brings the analysis
-close to decode + shot inference alone (see the README's performance section). The four assets keep
-their own code versions, metadata and values, and any subset can be rematerialised: the selected
-models then read the stored frames instead of decoding again.
+The pass itself (``ops.analysis``) decodes each video once while the selected models consume its
+frames; the results are built by ``ops.reports``. The four assets keep their own code versions,
+metadata and values, and any subset can be rematerialised: the selected models then read the stored
+frames instead of decoding again.
 """
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
-import numpy as np
-from dagster import AssetExecutionContext, AssetIn, AssetKey, Config, Failure, MaterializeResult, multi_asset
-from PIL import Image
+from dagster import (
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    Config,
+    IOManager,
+    MaterializeResult,
+    ResourceParam,
+    build_input_context,
+    multi_asset,
+)
 
-from real_estate_dag.assets.common import STORAGE_RETRY, bad_input, decoded_video, property_partitions
-from real_estate_dag.assets.frames import FRAMES, frames_result, video_dir_name
+from real_estate_dag.assets.common import (
+    analysis_out,
+    bad_input,
+    decoded_video,
+    property_partitions,
+    report_result,
+)
 from real_estate_dag.assets.manifest import verify_inputs
-from real_estate_dag.assets.quality import QUALITY, quality_result
-from real_estate_dag.assets.rooms import ROOMS, rooms_result
-from real_estate_dag.assets.shots import SHOTS, shots_result
-from real_estate_dag.gpu_resources.backends import IqaModel, RoomModel, ShotModel
-from real_estate_dag.gpu_resources.batching import run_batched
-from real_estate_dag.gpu_resources.device import thread_plan, torch_threads
 from real_estate_dag.gpu_resources.k8s import GPU_OP_TAGS
+from real_estate_dag.gpu_resources.provenance import provenance
 from real_estate_dag.gpu_resources.registry import ModelRegistry
-from real_estate_dag.ops import quality
-from real_estate_dag.ops.decode import DecodedVideo, decode_video
+from real_estate_dag.ops.analysis import DecodeSettings, Models, VideoPass, decode_pass, stored_pass, video_dir_name
 from real_estate_dag.ops.probe import MediaError
-from real_estate_dag.ops.progress import Progress, counted
-from real_estate_dag.ops.rooms import ROOM_TYPES
-from real_estate_dag.ops.workers import Workers
-from real_estate_dag.resources.io_manager import read_value, value_key
+from real_estate_dag.ops.progress import counted
+from real_estate_dag.ops.reports import frames_report, quality_report, rooms_report, shots_report
 from real_estate_dag.resources.store import Store, work_prefix
+from real_estate_dag.retries import transient_retries
+
+FRAMES = analysis_out(
+    "video_frames",
+    kinds={"python", "numpy"},
+    code_version="frames-v2",
+    description="Each video decoded once: every frame at 48x27 for shot detection, plus sampled "
+    "frames (2 fps, short side 224 px) as JPEGs for room labels and quality, saved in the store under "
+    "work/<property>/frames/.",
+)
+SHOTS = analysis_out(
+    "shot_boundaries",
+    kinds={"pytorch", "parquet"},
+    code_version="shots-v1",
+    description="Shots per video from TransNetV2 transition probabilities: [start, end] frames "
+    "(inclusive) and seconds.",
+)
+ROOMS = analysis_out(
+    "room_labels",
+    kinds={"pytorch", "parquet"},
+    code_version="rooms-v2",
+    description="Room type per segment (shots, split where the label changes inside a long take), "
+    "with confidence and top-3, from the room model's per-frame probabilities.",
+)
+QUALITY = analysis_out(
+    "quality_scores",
+    kinds={"pytorch", "parquet"},
+    code_version="quality-v2",
+    description="Per sampled frame: sharpness (Laplacian), exposure, camera stability (shake after "
+    "smoothing the frame-to-frame motion) and a pyiqa no-reference score; combined 0..1, and "
+    "averaged per shot.",
+)
 
 
 class AnalysisConfig(Config):
@@ -47,182 +81,33 @@ class AnalysisConfig(Config):
     smoothing_window: int = 3
 
 
-@dataclass
-class Models:
-    """The models of the selected assets. The sampled-frame models load on their worker thread, so
-    their loading overlaps the start of decoding and shot inference."""
-
-    registry: ModelRegistry
-    device: str
-    shots: ShotModel | None
-    want_rooms: bool
-    want_quality: bool
-    rooms: RoomModel | None = None
-    quality: IqaModel | None = None
-
-    @property
-    def batch_size(self) -> int:
-        return self.registry.batch_size
-
-    @property
-    def want_samples(self) -> bool:
-        return self.want_rooms or self.want_quality
-
-    def load_sample_models(self) -> None:
-        if self.want_rooms and self.rooms is None:
-            self.rooms = self.registry.room_model()
-        if self.want_quality and self.quality is None:
-            self.quality = self.registry.quality_model()
-
-    def score_samples(self, files: list[Path]) -> dict[str, np.ndarray]:
-        """Room probabilities and embeddings, and the quality measures, of a batch of sampled frames."""
-        images = [Image.open(f).convert("RGB") for f in files]
-        out: dict[str, np.ndarray] = {}
-        if self.rooms is not None:
-            rooms = self.rooms
-            both = run_batched(images, len(images), lambda batch: np.concatenate(rooms.classify(batch), axis=1))
-            out["room_probs"], out["embeddings"] = both[:, : len(ROOM_TYPES)], both[:, len(ROOM_TYPES) :]
-        if self.quality is not None:
-            lumas = [quality.grey(np.asarray(image)) for image in images]
-            out["sharpness"] = np.array([quality.sharpness(luma) for luma in lumas])
-            out["exposure"] = np.array([quality.exposure(luma) for luma in lumas])
-            out["iqa_raw"] = run_batched(images, len(images), self.quality.score)
-        return out
+def stored_value(context: AssetExecutionContext, io_manager: IOManager, asset: str) -> Any:
+    """The stored value of an asset this step does not rematerialise, loaded by the IO manager."""
+    return io_manager.load_input(build_input_context(
+        asset_key=AssetKey(asset), partition_key=context.partition_key, instance=context.instance,
+        asset_partitions_def=context.assets_def.partitions_def, step_context=context.get_step_execution_context()))
 
 
-@dataclass
-class VideoPass:
-    """One video after the pass: its decoded streams and what the selected models made of them."""
-
-    entry: dict
-    decoded: DecodedVideo
-    probs: np.ndarray | None = None
-    samples: dict[str, np.ndarray] = field(default_factory=dict)
-    decode_s: float = 0.0
-
-
-class _Consumers:
-    """The shot stream and the sampled-frame workers of one video, fed by the decoder or from disk."""
-
-    def __init__(self, models: Models, name: str, log: Callable[[str], None]) -> None:
-        self.shots = None if models.shots is None else models.shots.stream()
-        self.samples: Workers[list[Path], dict[str, np.ndarray]] | None = None
-        if models.want_samples:
-            threads = torch_threads(thread_plan(models.device).sample_threads)
-
-            def init() -> None:
-                threads()
-                models.load_sample_models()
-
-            self.samples = Workers(models.score_samples, threads=1, queue_size=2, init=init)
-        self.batch_size = models.batch_size
-        self.batch: list[Path] = []
-        self.shot_progress = Progress(log, f"{name}: shot model", "frames")
-        self.sample_progress = Progress(log, f"{name}: room and quality models", "frames")
-
-    def frame(self, frame: np.ndarray) -> None:
-        if self.shots is not None:
-            self.shots.add(frame)
-
-    def sample(self, path: Path) -> None:
-        if self.samples is not None:
-            self.batch.append(path)
-            if len(self.batch) == self.batch_size:
-                self.samples.submit(self.batch)
-                self.batch = []
-
-    def progress(self, frames: int, samples: int) -> None:
-        if self.shots is not None:
-            self.shot_progress(self.shots.done_frames, frames)
-        if self.samples is not None:
-            self.sample_progress(min(self.samples.done * self.batch_size, samples), samples)
-
-    def finish(self, result: VideoPass) -> None:
-        if self.shots is not None:
-            result.probs = self.shots.finish()
-            self.shot_progress(result.decoded.frame_count, result.decoded.frame_count)
-        if self.samples is not None:
-            if self.batch:
-                self.samples.submit(self.batch)
-            batches = self.samples.close()
-            result.samples = {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
-            count = len(result.decoded.sampled)
-            self.sample_progress(count, count)
-
-    def cancel(self) -> None:
-        if self.shots is not None:
-            self.shots.cancel()
-        if self.samples is not None:
-            self.samples.cancel()
-
-
-def decode_pass(context: AssetExecutionContext, config: AnalysisConfig, store: Store, models: Models,
-                index: int, video: dict) -> VideoPass:
-    """Decode one uploaded video, feeding the selected models as the frames come."""
-    facts = video["facts"]
-    folder = video_dir_name(index, video["name"])
-    out_dir, prefix = store.work_dir(context.partition_key, "frames", folder), work_prefix(
-        context.partition_key, "frames", folder)
-    consumers = _Consumers(models, video["name"], context.log.info)
-    decoding = Progress(context.log.info, f"{video['name']}: decoding", "frames")
-    expected_samples = max(1, round(facts["duration_s"] * config.sample_fps))
-
-    def progress(done: int, total: int) -> None:
-        decoding(done, total)
-        consumers.progress(total, expected_samples)
-
-    started = time.perf_counter()
-    try:
-        decoded = decode_video(
-            store.local_path(video["key"]), video["key"], out_dir,
-            rotation=facts["rotation"], sample_fps=config.sample_fps, sample_short_side=config.sample_short_side,
-            expected_frames=facts["frame_count_estimate"], progress=progress,
-            timeout_s=max(60.0, config.decode_budget_factor * facts["duration_s"]),
-            on_frame=consumers.frame, on_sample=consumers.sample,
-        )
-        decode_s = time.perf_counter() - started
+def decode_videos(context: AssetExecutionContext, config: AnalysisConfig, store: Store, models: Models,
+                  videos: list[dict]) -> tuple[list[VideoPass], list[dict]]:
+    """Decode each uploaded video into the store, feeding the selected models; the passes and
+    video_frames' entries (where each video's decoded streams are kept)."""
+    settings = DecodeSettings(config.sample_fps, config.sample_short_side, config.decode_budget_factor)
+    passes, entries = [], []
+    for index, video in enumerate(videos):
+        folder = video_dir_name(index, video["name"])
+        prefix = work_prefix(context.partition_key, "frames", folder)
+        try:
+            result = decode_pass(models, settings, context.log.info, store.local_path(video["key"]), video["name"],
+                                 video["facts"], store.work_dir(context.partition_key, "frames", folder))
+        except MediaError as exc:
+            raise bad_input(str(exc), file=video["key"]) from exc
+        store.save_dir(prefix)
+        passes.append(result)
         # downstream steps find the streams by store key: on S3 they may run on another machine
-        entry = {"name": video["name"], "key": video["key"], "decoded": {**decoded.to_dict(), "directory": prefix}}
-        result = VideoPass(entry, decoded, decode_s=decode_s)
-        consumers.finish(result)
-    except MediaError as exc:
-        consumers.cancel()
-        raise bad_input(str(exc), file=video["key"]) from exc
-    except BaseException:
-        consumers.cancel()
-        raise
-    store.save_dir(prefix)
-    context.log.info(f"{video['name']}: decoded {decoded.frame_count} frames in {decode_s:.1f} s "
-                     f"({decoded.frame_count / decode_s:.0f} frames/s), {len(decoded.sampled)} sampled")
-    return result
-
-
-def stored_pass(context: AssetExecutionContext, store: Store, models: Models, entry: dict) -> VideoPass:
-    """Run the selected models over a video's stored frames (video_frames is not being rematerialised)."""
-    decoded = decoded_video(store, entry)
-    consumers = _Consumers(models, entry["name"], context.log.info)
-    frames = decoded.shot_stream() if consumers.shots is not None else ()
-    samples = len(decoded.sampled)
-    result = VideoPass(entry, decoded)
-    try:
-        for i in range(len(frames)):
-            consumers.frame(frames[i])
-            if i % 250 == 0:
-                consumers.progress(decoded.frame_count, samples)
-        for sample in decoded.sampled:
-            consumers.sample(Path(decoded.directory) / sample.file)
-        consumers.finish(result)
-    except BaseException:
-        consumers.cancel()
-        raise
-    return result
-
-
-def stored_value(store: Store, partition_key: str, asset: str) -> dict:
-    if not store.exists(value_key(partition_key, asset)):
-        raise Failure(description=f"{asset} has no stored value for {partition_key}; materialise it first "
-                      "(or together with the assets selected now)", allow_retries=False)
-    return read_value(store, partition_key, asset)
+        entries.append({"name": video["name"], "key": video["key"],
+                        "decoded": {**result.decoded.to_dict(), "directory": prefix}})
+    return passes, entries
 
 
 @multi_asset(
@@ -239,56 +124,66 @@ def stored_value(store: Store, partition_key: str, asset: str) -> dict:
     partitions_def=property_partitions,
     pool="gpu",
     op_tags=GPU_OP_TAGS,
-    retry_policy=STORAGE_RETRY,
 )
 def video_analysis(
     context: AssetExecutionContext,
     config: AnalysisConfig,
     store: Store,
     models: ModelRegistry,
+    io_manager: ResourceParam[IOManager],
     property_manifest: dict,
 ):
-    verify_inputs(store, property_manifest)
+    with transient_retries(context):
+        verify_inputs(store, property_manifest)
+        yield from _analyse(context, config, store, models, io_manager, property_manifest)
+
+
+def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Store, registry: ModelRegistry,
+             io_manager: IOManager, property_manifest: dict):
     selected = {key.path[-1] for key in context.selected_asset_keys}
     key = context.partition_key
-    loaded = Models(
-        registry=models, device=models.resolved_device(),
-        shots=models.shot_model() if "shot_boundaries" in selected else None,
-        want_rooms="room_labels" in selected, want_quality="quality_scores" in selected,
+    device = registry.resolved_device()
+    models = Models(
+        device=device, batch_size=registry.batch_size,
+        shots=registry.shot_model() if "shot_boundaries" in selected else None,
+        load_rooms=registry.room_model if "room_labels" in selected else None,
+        load_quality=registry.quality_model if "quality_scores" in selected else None,
     )
     started = time.perf_counter()
     if "video_frames" in selected:
-        passes = [decode_pass(context, config, store, loaded, index, video)
-                  for index, video in enumerate(property_manifest["videos"])]
+        passes, entries = decode_videos(context, config, store, models, property_manifest["videos"])
     else:
-        passes = [stored_pass(context, store, loaded, entry)
-                  for entry in stored_value(store, key, "video_frames")["videos"]]
+        entries = stored_value(context, io_manager, "video_frames")["videos"]
+        passes = [stored_pass(models, context.log.info, entry["name"], decoded_video(store, entry))
+                  for entry in entries]
     seconds = time.perf_counter() - started
     results: list[tuple[MaterializeResult, str]] = []
     if "video_frames" in selected:
-        rows = [{"video": p.entry["name"], "frames": p.decoded.frame_count, "fps": p.decoded.fps,
-                 "sampled": len(p.decoded.sampled), "decode_s": round(p.decode_s, 2)} for p in passes]
-        results.append(frames_result([p.entry for p in passes], rows,
-                                     [(p.entry["name"], p.decoded) for p in passes], seconds))
-    shots_videos: list[dict] = []
-    if loaded.shots is not None:
-        shots = shots_result(store, key, [(p.entry["name"], p.decoded, p.probs) for p in passes],
-                             config.shot_threshold, loaded.shots, seconds)
-        results.append(shots)
-        shots_videos = shots[0].value["videos"]
-    elif loaded.want_samples:
-        shots_videos = stored_value(store, key, "shot_boundaries")["videos"]
-    if loaded.rooms is not None:
-        results.append(rooms_result(
-            store, key,
-            [(p.entry["name"], p.decoded, v["shots"], p.samples["room_probs"], p.samples["embeddings"])
-             for p, v in zip(passes, shots_videos, strict=True)],
-            loaded.rooms, loaded.device, config.min_segment_s, config.smoothing_window, seconds))
-    if loaded.quality is not None:
-        results.append(quality_result(
-            store, key, [p.entry for p in passes],
-            [(p.entry["name"], p.decoded, v["shots"], p.samples) for p, v in zip(passes, shots_videos, strict=True)],
-            loaded.quality, loaded.device, seconds))
+        report = frames_report(passes, entries, seconds)
+        results.append((report_result(store, key, "video_frames", report), report.summary))
+    shots: list[list[list[int]]] = []
+    if models.shots is not None:
+        backend = models.shots.backend
+        report = shots_report(passes, config.shot_threshold, backend.version_tag, models.shots.device, seconds,
+                              store.work_dir(key, "shots"))
+        store.save_dir(work_prefix(key, "shots"))
+        results.append((report_result(store, key, "shot_boundaries", report, "shots",
+                                      provenance(models.shots)), report.summary))
+        shots = [v["shots"] for v in report.value["videos"]]
+    elif models.want_samples:
+        shots = [v["shots"] for v in stored_value(context, io_manager, "shot_boundaries")["videos"]]
+    if models.rooms is not None:
+        backend = models.rooms.backend
+        report = rooms_report(passes, shots, backend.version_tag, device, config.min_segment_s,
+                              config.smoothing_window, seconds, store.work_dir(key, "rooms"),
+                              work_prefix(key, "rooms"))
+        store.save_dir(work_prefix(key, "rooms"))
+        results.append((report_result(store, key, "room_labels", report, "rooms", provenance(models.rooms)),
+                        report.summary))
+    if models.quality is not None:
+        report = quality_report(passes, shots, models.quality, device, seconds)
+        results.append((report_result(store, key, "quality_scores", report, "quality",
+                                      provenance(models.quality)), report.summary))
     context.log.info(f"video_analysis: {counted(len(passes), 'video')}, "
                      f"{', '.join(sorted(selected))} in one overlapped pass of {seconds:.1f} s")
     for result, summary in results:

@@ -16,18 +16,19 @@ from dagster import (
 from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
-    STORAGE_RETRY,
     decoded_video,
-    image_markdown,
-    markdown_table,
+    metadata_value,
     property_partitions,
     publish_table,
+    table,
 )
-from real_estate_dag.assets.quality import score_series
 from real_estate_dag.ops.decode import TIMES_FILE
-from real_estate_dag.ops.select import Candidate, SelectionParams, select_clips
-from real_estate_dag.ops.visuals import ClipMark, contact_sheet, score_plot
+from real_estate_dag.ops.reports import clip_pictures
+from real_estate_dag.ops.select import SelectionParams, build_candidates, clips_outside_shots, select_clips
 from real_estate_dag.resources.store import Store
+from real_estate_dag.retries import transient_retries
+
+EDIT_COLUMNS = ("order", "video", "room", "in_s", "out_s", "duration_s", "score", "stability")
 
 
 class SelectionConfig(Config):
@@ -39,72 +40,12 @@ class SelectionConfig(Config):
     crossfade_s: float = 0.5
 
 
-def build_candidates(store: Store, video_frames: dict, room_labels: dict, quality_scores: dict) -> list[Candidate]:
-    candidates = []
-    for video_index, (entry, rooms_video) in enumerate(
-        zip(video_frames["videos"], room_labels["videos"], strict=True)
-    ):
-        times = np.load(store.local_path(f"{entry['decoded']['directory']}/{TIMES_FILE}"))
-        embeddings = np.load(store.local_path(rooms_video["embeddings"])).astype(np.float32)
-        frame_rows = [r for r in quality_scores["frames"] if r["video"] == entry["name"]]
-        sample_times = np.array([r["time_s"] for r in frame_rows])
-        scores = np.array([r["score"] for r in frame_rows])
-        stability = np.array([r["stability"] for r in frame_rows])
-        for segment_index, segment in enumerate(room_labels["segments"]):
-            if segment["video"] != entry["name"]:
-                continue
-            samples = list(segment["samples"])
-            embedding = embeddings[samples].mean(axis=0)
-            candidates.append(Candidate(
-                video=entry["name"], video_index=video_index, shot=segment["shot"],
-                segment=segment_index, room=segment["room"],
-                first_frame=segment["start_frame"], last_frame=segment["end_frame"],
-                start_s=segment["start_s"], end_s=segment["end_s"],
-                sample_times=sample_times[samples], sample_scores=scores[samples],
-                sample_stability=stability[samples],
-                embedding=embedding / (np.linalg.norm(embedding) + 1e-9), frame_times=times,
-            ))
-    return candidates
-
-
-def clips_inside_shots(clips: list[dict], shot_boundaries: dict) -> list[str]:
-    """Descriptions of clips that do not lie inside exactly one detected shot."""
-    shots = {v["name"]: v["shots"] for v in shot_boundaries["videos"]}
-    return [
-        f"clip {c['order']} ({c['video']} frames {c['in_frame']}-{c['out_frame']})"
-        for c in clips
-        if not any(s <= c["in_frame"] and c["out_frame"] <= e for s, e in shots[c["video"]])
-    ]
-
-
-def clip_pictures(
-    store: Store, clips: list[dict], video_frames: dict, quality_scores: dict
-) -> dict[str, MetadataValue]:
-    """The score plot with the chosen clips marked, and the sampled frame nearest each clip's middle."""
-    marks = [ClipMark(c["video"], c["in_s"], c["out_s"], f"#{c['order']}") for c in clips]
-    pictures = {"score_plot": image_markdown(
-        score_plot(score_series(video_frames["videos"], quality_scores["frames"]), marks), "chosen clips", "PNG",
-        caption="Quality score over time; the shaded spans are the chosen clips, numbered in showcase order.")}
-    if clips:
-        decoded = {v["name"]: decoded_video(store, v) for v in video_frames["videos"]}
-        frames = []
-        for c in clips:
-            video = decoded[c["video"]]
-            middle = (c["in_s"] + c["out_s"]) / 2
-            sample = min(video.sampled, key=lambda s: abs(s.time_s - middle))
-            frames.append((video.sampled_image(sample), f"#{c['order']} · {c['room']} · {c['duration_s']:.1f} s"))
-        pictures["clip_frames"] = image_markdown(contact_sheet(frames), "chosen clips",
-                                                 caption="The middle of each chosen clip, in showcase order.")
-    return pictures
-
-
 @asset(
     partitions_def=property_partitions,
     group_name=GROUP,
     owners=OWNERS,
     kinds={"python", "parquet"},
     code_version="select-v1",
-    retry_policy=STORAGE_RETRY,
     dagster_type=DagsterAny,  # with check specs, Dagster would otherwise type the value as Nothing
     check_specs=[
         AssetCheckSpec("clips_inside_shots", asset="selected_clips",
@@ -125,17 +66,33 @@ def selected_clips(
     room_labels: dict,
     quality_scores: dict,
 ) -> MaterializeResult:
+    with transient_retries(context):
+        return _select(context, config, store, property_manifest, video_frames, shot_boundaries, room_labels,
+                       quality_scores)
+
+
+def _select(context: AssetExecutionContext, config: SelectionConfig, store: Store, property_manifest: dict,
+            video_frames: dict, shot_boundaries: dict, room_labels: dict, quality_scores: dict) -> MaterializeResult:
     params = SelectionParams(**config.model_dump())
     target = property_manifest["manifest"]["options"]["target_duration_s"]
-    candidates = build_candidates(store, video_frames, room_labels, quality_scores)
+    times = [np.load(store.local_path(f"{entry['decoded']['directory']}/{TIMES_FILE}"))
+             for entry in video_frames["videos"]]
+    embeddings = [np.load(store.local_path(video["embeddings"])).astype(np.float32)
+                  for video in room_labels["videos"]]
+    names = [entry["name"] for entry in video_frames["videos"]]
+    candidates = build_candidates(list(zip(names, times, embeddings, strict=True)), room_labels["segments"],
+                                  quality_scores["frames"])
     selection = select_clips(candidates, target, params)
     clips = [c.to_dict() for c in selection.clips]
     context.log.info(f"chose {len(clips)} clips from {len(candidates)} segments for a "
                      f"{selection.showcase_s:.1f} s showcase (target {target:g} s); "
                      f"{selection.dropped_duplicates} near-duplicates dropped")
-    outside = clips_inside_shots(clips, shot_boundaries)
+    outside = clips_outside_shots(clips, {v["name"]: v["shots"] for v in shot_boundaries["videos"]})
     within = abs(selection.showcase_s - target) <= 0.1 * target
     url = publish_table(store, context.partition_key, "clips", clips)
+    videos = [(entry["name"], decoded_video(store, entry), frame_times)
+              for entry, frame_times in zip(video_frames["videos"], times, strict=True)]
+    pictures = clip_pictures(clips, videos, quality_scores["frames"])
     return MaterializeResult(
         value={
             "clips": clips,
@@ -152,11 +109,8 @@ def selected_clips(
             "shortfall_s": selection.shortfall_s,
             "dropped_duplicates": selection.dropped_duplicates,
             "table_url": MetadataValue.url(url),
-            "edit_decision_list": markdown_table([
-                {k: c[k] for k in ("order", "video", "room", "in_s", "out_s", "duration_s", "score",
-                                   "stability")} for c in clips
-            ]),
-            **clip_pictures(store, clips, video_frames, quality_scores),
+            "edit_decision_list": table([{k: c[k] for k in EDIT_COLUMNS} for c in clips], columns=EDIT_COLUMNS),
+            **{name: metadata_value(picture) for name, picture in pictures.items()},
         },
         check_results=[
             AssetCheckResult(check_name="clips_inside_shots", passed=not outside,

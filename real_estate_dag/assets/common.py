@@ -1,22 +1,38 @@
-"""Shared pieces of the asset layer: the partitions, the group, failures for bad input."""
+"""Shared pieces of the asset layer: the partitions, the group, failures for bad input, metadata."""
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 from dagster import Any as DagsterAny
-from dagster import AssetOut, Backoff, DynamicPartitionsDefinition, Failure, Jitter, MetadataValue, RetryPolicy
+from dagster import (
+    AssetKey,
+    AssetOut,
+    Backoff,
+    DynamicPartitionsDefinition,
+    Failure,
+    Jitter,
+    MaterializeResult,
+    MetadataValue,
+    RetryPolicy,
+    TableColumn,
+    TableConstraints,
+    TableRecord,
+    TableSchema,
+)
 from PIL import Image
 
-from real_estate_dag.gpu_resources.backends import Backend
 from real_estate_dag.ops.decode import DecodedVideo
+from real_estate_dag.ops.reports import Picture, Report
 from real_estate_dag.ops.visuals import data_uri
 from real_estate_dag.resources.store import RESULTS, Store
 
 property_partitions = DynamicPartitionsDefinition(name="property")
 GROUP = "showcase"
 OWNERS = ["team:media-pipeline"]
-# For transient storage and worker faults; bad input raises Failure(allow_retries=False) instead.
+# Retries every failure; kept only until every asset wraps its body in retries.transient_retries.
 STORAGE_RETRY = RetryPolicy(max_retries=3, delay=2.0, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 
 
@@ -41,32 +57,89 @@ def bad_input(message: str, **metadata: Any) -> Failure:
     )
 
 
-def provenance(backend: Backend, device: str) -> dict[str, Any]:
-    """Which model produced an asset's values: shown in the UI next to what it computed."""
-    return {"backend": backend.name, "weights_sha256": backend.digest, "device": device}
-
-
 def image_markdown(image: Image.Image, alt: str, fmt: str = "JPEG", caption: str = "") -> MetadataValue:
     """An image the UI shows inside the metadata, embedded as a data URI (at most 150 KB)."""
     return MetadataValue.md(f"![{alt}]({data_uri(image, fmt)})" + (f"\n\n{caption}" if caption else ""))
 
 
-def markdown_table(rows: list[Mapping[str, Any]], limit: int = 50) -> MetadataValue:
+TABLE_ROWS = 50  # rows of a table shown in the UI; the published parquet file holds them all
+CELL_IMAGE_BYTES = 12_000
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&#!])")
+
+
+def table(rows: Sequence[Mapping[str, Any]], limit: int = TABLE_ROWS, columns: Sequence[str] = ()) -> MetadataValue:
+    """Rows as a table the UI shows and clients read with its schema; markdown where a cell holds an
+    image. ``columns`` name the columns when there may be no rows."""
+    if any(isinstance(v, Image.Image) for row in rows[:limit] for v in row.values()):
+        return markdown_table(rows, limit)
+    names = list(rows[0]) if rows else list(columns)
+    records = [TableRecord({c: _plain(row[c]) for c in names}) for row in rows[:limit]]
+    schema = [TableColumn(c, _column_type([r.data[c] for r in records])) for c in names]
+    shown = TableConstraints(other=[f"the first {limit} of {len(rows)} rows"]) if len(rows) > limit else None
+    return MetadataValue.table(records, TableSchema(schema, shown))
+
+
+def _column_type(values: list[Any]) -> str:
+    types = {type(v) for v in values if v is not None}
+    if types == {bool}:
+        return "bool"
+    if types == {int}:
+        return "int"
+    if types and types <= {int, float}:
+        return "float"
+    return "string"
+
+
+def _plain(value: Any) -> str | int | float | bool | None:
+    if isinstance(value, np.generic):
+        value = value.item()
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], limit: int = TABLE_ROWS) -> MetadataValue:
+    """Rows as a markdown table: an image cell shows inline, text is escaped so it shows as written."""
     if not rows:
         return MetadataValue.md("_(none)_")
     columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(_escape(c) for c in columns) + " |", "|" + "---|" * len(columns)]
     for row in rows[:limit]:
-        lines.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
+        lines.append("| " + " | ".join(_cell(c, row[c]) for c in columns) + " |")
     if len(rows) > limit:
         lines.append(f"\n_{len(rows) - limit} more rows not shown_")
     return MetadataValue.md("\n".join(lines))
 
 
-def _cell(value: Any) -> str:
+def _escape(text: str) -> str:
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.splitlines()))
+
+
+def _cell(column: str, value: Any) -> str:
+    if isinstance(value, Image.Image):
+        return f"![{_escape(column)}]({data_uri(value, max_bytes=CELL_IMAGE_BYTES)})"
+    if value is None:
+        return ""
     if isinstance(value, float):
         return f"{value:.3f}"
-    return str(value).replace("|", "\\|")
+    return _escape(str(value))
+
+
+def metadata_value(value: Any) -> Any:
+    """A report's metadata entry for the UI: a picture, a table (a list of rows) or the value itself."""
+    if isinstance(value, Picture):
+        return image_markdown(value.image, value.alt, value.fmt, value.caption)
+    if isinstance(value, list):
+        return table(value)
+    return value
+
+
+def report_result(store: Store, partition_key: str, asset_key: str, report: Report, table_name: str = "",
+                  extra: Mapping[str, Any] | None = None) -> MaterializeResult:
+    """The materialization of ``report``; its table is published as results/<key>/<table_name>.parquet."""
+    metadata = {k: metadata_value(v) for k, v in report.metadata.items()}
+    if report.table is not None:
+        url = publish_table(store, partition_key, table_name, report.table)
+        metadata["table_url"] = MetadataValue.url(url)
+    return MaterializeResult(asset_key=AssetKey(asset_key), value=report.value, metadata={**metadata, **(extra or {})})
 
 
 def publish_table(store: Store, partition_key: str, name: str, rows: list[dict[str, Any]]) -> str:

@@ -9,10 +9,9 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
-    STORAGE_RETRY,
     bad_input,
-    markdown_table,
     property_partitions,
+    table,
 )
 from real_estate_dag.ops.inputs import InputChangedError, fingerprint, manifest_inputs, shown, verify_unchanged
 from real_estate_dag.ops.keys import UnsafePartitionKeyError, check_partition_key
@@ -28,6 +27,7 @@ from real_estate_dag.resources.uploads import (
     unlisted_kind,
     upload_folder,
 )
+from real_estate_dag.retries import transient_retries
 
 
 def upload_file(store: Store, listing: dict[str, StoredObject], folder: str, name: str, what: str,
@@ -55,11 +55,15 @@ def upload_file(store: Store, listing: dict[str, StoredObject], folder: str, nam
     owners=OWNERS,
     kinds={"python", "json"},
     code_version="manifest-v3",
-    retry_policy=STORAGE_RETRY,
     description="The property's manifest.json, validated, with ffprobe-style facts for each video "
     "and the music track. Fails fast, naming the file and the reason, on bad input.",
 )
 def property_manifest(context: AssetExecutionContext, limits: UploadLimits, store: Store) -> MaterializeResult:
+    with transient_retries(context):
+        return _read_manifest(context, limits, store)
+
+
+def _read_manifest(context: AssetExecutionContext, limits: UploadLimits, store: Store) -> MaterializeResult:
     media_limits = limits.media_limits()
     tagged = context.run.tags.get(FOLDER_TAG)
     try:
@@ -141,11 +145,11 @@ def property_manifest(context: AssetExecutionContext, limits: UploadLimits, stor
             "music": manifest.music or "(source audio)",
             "manifest_sha256": value["manifest_sha256"],
             "folder_from": "run tag" if tagged is not None else "the only folder mapping to the key",
-            "inputs": markdown_table([
+            "inputs": table([
                 {"file": entry["key"], "bytes": entry["fingerprint"]["size_bytes"],
                  "sha256": entry["fingerprint"]["sha256"]} for entry in manifest_inputs(value)
             ]),
-            "videos": markdown_table([
+            "videos": table([
                 {"video": v["name"], "size": f"{v['facts']['width']}x{v['facts']['height']}",
                  "fps": v["facts"]["fps"], "seconds": v["facts"]["duration_s"],
                  "rotation": v["facts"]["rotation"], "codec": v["facts"]["codec"],

@@ -21,6 +21,7 @@ from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 from real_estate_dag.ops.probe import MediaError
+from real_estate_dag.ops.timecode import pts_to_seconds
 
 SHOT_W, SHOT_H = 48, 27
 TIMES_FILE = "times.npy"
@@ -125,7 +126,8 @@ def decode_video(
         try:
             for frame in container.decode(stream):
                 index = len(times)
-                t = float(frame.time) if frame.time is not None else (index / fps if fps else 0.0)
+                guessed = index / fps if fps else 0.0
+                t = guessed if frame.pts is None else pts_to_seconds(frame.pts, frame.time_base)
                 times.append(t)
                 small = to_shot.reformat(frame, width=shot_size[0], height=shot_size[1], format="rgb24",
                                          threads=1).to_ndarray()

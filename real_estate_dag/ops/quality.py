@@ -1,7 +1,5 @@
 """Classical quality measures: sharpness, exposure and camera stability, and how they combine."""
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from real_estate_dag.ops.signal import moving_average
@@ -9,15 +7,6 @@ from real_estate_dag.ops.signal import moving_average
 SHARPNESS_SCALE = 200.0  # Laplacian variance (0-255 grey, ~224 px frames) that counts as fairly sharp
 JITTER_SCALE = 0.35  # shot-stream pixels of frame-to-frame shake that halve the stability score
 WEIGHTS = {"iqa": 0.35, "sharpness": 0.25, "exposure": 0.2, "stability": 0.2}
-
-
-@dataclass(frozen=True)
-class FrameQuality:
-    sharpness: float
-    exposure: float
-    stability: float
-    iqa: float
-    score: float
 
 
 def grey(image: np.ndarray) -> np.ndarray:

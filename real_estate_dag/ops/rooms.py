@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from real_estate_dag.ops.signal import moving_average
+from real_estate_dag.ops.timecode import frame_end_time, frame_start_time
 
 # Showcase order; "other" (halls, stairs, unrecognised) is used only to fill time.
 ROOM_TYPES = (
@@ -81,8 +82,8 @@ def label_segments(
                     shot=shot_index,
                     start_frame=seg_start,
                     end_frame=seg_end,
-                    start_s=round(float(frame_times[seg_start]), 3),
-                    end_s=round(float(frame_end_time(frame_times, seg_end)), 3),
+                    start_s=round(frame_start_time(frame_times, seg_start), 3),
+                    end_s=round(frame_end_time(frame_times, seg_end), 3),
                     room=rooms[order[0]],
                     confidence=round(float(mean[order[0]]), 4),
                     top3=tuple((rooms[i], round(float(mean[i]), 4)) for i in order[:3]),
@@ -90,14 +91,6 @@ def label_segments(
                 )
             )
     return segments
-
-
-def frame_end_time(frame_times: np.ndarray, end_frame: int) -> float:
-    """Time at which frame ``end_frame`` stops being shown."""
-    if end_frame + 1 < len(frame_times):
-        return float(frame_times[end_frame + 1])
-    step = float(np.median(np.diff(frame_times))) if len(frame_times) > 1 else 0.04
-    return float(frame_times[end_frame]) + step
 
 
 def _runs(labels: np.ndarray) -> list[tuple[int, int, int]]:

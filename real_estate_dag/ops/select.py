@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from real_estate_dag.ops.rooms import ROOM_ORDER
+from real_estate_dag.ops.timecode import first_frame_at, frame_end_time, frame_start_time, last_frame_before
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,42 @@ class Selection:
     shortfall_s: float
 
 
+def build_candidates(videos: list[tuple[str, np.ndarray, np.ndarray]], segments: list[dict[str, Any]],
+                     quality_frames: list[dict[str, Any]]) -> list[Candidate]:
+    """A candidate per room segment; ``videos`` are (name, frame times, sample embeddings) in upload order,
+    ``segments`` room_labels' segments and ``quality_frames`` quality_scores' per-sample rows."""
+    candidates = []
+    for video_index, (name, times, embeddings) in enumerate(videos):
+        frame_rows = [r for r in quality_frames if r["video"] == name]
+        sample_times = np.array([r["time_s"] for r in frame_rows])
+        scores = np.array([r["score"] for r in frame_rows])
+        stability = np.array([r["stability"] for r in frame_rows])
+        for segment_index, segment in enumerate(segments):
+            if segment["video"] != name:
+                continue
+            samples = list(segment["samples"])
+            embedding = embeddings[samples].mean(axis=0)
+            candidates.append(Candidate(
+                video=name, video_index=video_index, shot=segment["shot"],
+                segment=segment_index, room=segment["room"],
+                first_frame=segment["start_frame"], last_frame=segment["end_frame"],
+                start_s=segment["start_s"], end_s=segment["end_s"],
+                sample_times=sample_times[samples], sample_scores=scores[samples],
+                sample_stability=stability[samples],
+                embedding=embedding / (np.linalg.norm(embedding) + 1e-9), frame_times=times,
+            ))
+    return candidates
+
+
+def clips_outside_shots(clips: list[dict[str, Any]], videos_shots: dict[str, list[list[int]]]) -> list[str]:
+    """Descriptions of clips that do not lie inside exactly one of their video's shots."""
+    return [
+        f"clip {c['order']} ({c['video']} frames {c['in_frame']}-{c['out_frame']})"
+        for c in clips
+        if not any(s <= c["in_frame"] and c["out_frame"] <= e for s, e in videos_shots[c["video"]])
+    ]
+
+
 def showcase_length(clip_lengths: list[float], params: SelectionParams) -> float:
     """Length of title + clips joined by crossfades (each fade overlaps its neighbours)."""
     if not clip_lengths:
@@ -129,8 +166,8 @@ def select_clips(candidates: list[Candidate], target_s: float, params: Selection
             c,
             first_frame=first,
             last_frame=last,
-            start_s=float(c.frame_times[first]),
-            end_s=float(c.frame_times[min(last + 1, len(c.frame_times) - 1)]),
+            start_s=frame_start_time(c.frame_times, first),
+            end_s=frame_end_time(c.frame_times, last),
         )
         if trimmed.available_s >= params.min_clip_s:
             margin_candidates.append(trimmed)
@@ -156,9 +193,9 @@ def select_clips(candidates: list[Candidate], target_s: float, params: Selection
     clips = []
     for c, length in zip(chosen, lengths, strict=True):
         start, score = _best_window(c, length)
-        in_frame = int(np.searchsorted(c.frame_times, start - 1e-6))
+        in_frame = first_frame_at(c.frame_times, start)
         out_time = start + length
-        out_frame = max(in_frame, int(np.searchsorted(c.frame_times, out_time - 1e-6)) - 1)
+        out_frame = max(in_frame, last_frame_before(c.frame_times, out_time))
         inside = (c.sample_times >= start) & (c.sample_times <= out_time)
         stable = float(c.sample_stability[inside].mean()) if inside.any() else float(c.sample_stability.mean())
         clips.append((c, Clip(0, c.video, c.shot, c.segment, c.room, in_frame, min(out_frame, c.last_frame),

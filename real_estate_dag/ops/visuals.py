@@ -18,6 +18,8 @@ import numpy as np
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
 
+from real_estate_dag.ops.timecode import seconds_to_pts
+
 MAX_IMAGE_BYTES = 150_000
 BACKGROUND = (255, 255, 255)
 INK = (36, 41, 47)
@@ -233,7 +235,7 @@ def poster_frame(path: Path, time_s: float) -> Image.Image:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         if time_s > 0 and stream.time_base:
-            container.seek(int(time_s / stream.time_base), stream=stream, backward=True)
+            container.seek(seconds_to_pts(time_s, stream.time_base), stream=stream, backward=True)
         last = None
         for frame in container.decode(stream):
             last = frame

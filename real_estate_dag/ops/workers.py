@@ -1,90 +1,84 @@
 """Worker threads fed while the producer (usually the decoder) runs, so their work overlaps it.
 
 Model inference and image codecs release the GIL, so threads share the cores with the decoder's
-own threads. A bounded queue keeps memory flat: when the workers fall behind, ``submit`` waits.
+own threads. At most ``queue_size`` items wait besides the ones running: when the workers fall
+behind, ``submit`` waits, so memory stays flat.
 """
 
-import queue
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
-_STOP = object()
 
 
 class Workers(Generic[T, R]):
     """``threads`` threads applying ``fn`` to submitted items; ``close`` returns the results in
-    submission order. A worker's exception is raised by the next ``submit`` or by ``close``;
-    ``cancel`` drops what is queued and waits for the threads."""
+    submission order. ``init`` runs on each worker thread before its first item. The first error
+    cancels what is queued and is raised by the next ``submit`` or by ``close``; ``cancel`` drops
+    what is queued and waits for the threads."""
 
     def __init__(self, fn: Callable[[T], R], threads: int = 1, queue_size: int = 4,
                  init: Callable[[], None] | None = None) -> None:
         self._fn, self._init = fn, init
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_size))
-        self._results: dict[int, R] = {}
-        self._error: BaseException | None = None
+        self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="workers")
+        self._slots = threading.Semaphore(max(1, threads) + max(1, queue_size))
+        self._local = threading.local()
         self._lock = threading.Lock()
-        self._cancelled = self._stopped = False
-        self.submitted = self.done = 0
-        self._threads = [threading.Thread(target=self._work, daemon=True) for _ in range(max(1, threads))]
-        for thread in self._threads:
-            thread.start()
+        self._futures: list[Future[R]] = []
+        self._error: BaseException | None = None
+        self.done = 0
 
-    def _work(self) -> None:
-        try:
-            if self._init:
-                self._init()
-        except BaseException as exc:  # raised again in the producer's thread
-            self._fail(exc)
-        while (item := self._queue.get()) is not _STOP:
-            if self._error is not None or self._cancelled:
-                continue  # drain, so a producer blocked on a full queue gets to see the error
-            index, value = item
-            try:
-                result = self._fn(value)
-            except BaseException as exc:  # raised again in the producer's thread
-                self._fail(exc)
-                continue
-            with self._lock:
-                self._results[index] = result
-                self.done += 1
+    @property
+    def submitted(self) -> int:
+        return len(self._futures)
 
-    def _fail(self, exc: BaseException) -> None:
-        with self._lock:
-            if self._error is None:
-                self._error = exc
+    def _run(self, item: T) -> R:
+        if self._init is not None and not getattr(self._local, "ready", False):
+            self._init()
+            self._local.ready = True
+        return self._fn(item)
 
-    def _stop(self, drop: bool) -> None:
-        if self._stopped:
+    def _finished(self, future: Future[R]) -> None:
+        self._slots.release()
+        if future.cancelled():
             return
-        self._stopped = True
-        if drop:
-            try:
-                while True:
-                    self._queue.get_nowait()
-            except queue.Empty:
-                pass
-        for _ in self._threads:
-            self._queue.put(_STOP)
-        for thread in self._threads:
-            thread.join()
+        error = future.exception()
+        with self._lock:
+            if error is None:
+                self.done += 1
+                return
+            first = self._error is None
+            if first:
+                self._error = error
+            pending = list(self._futures)
+        if first:
+            for other in pending:
+                other.cancel()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            self.cancel()
+            raise self._error
 
     def submit(self, item: T) -> None:
+        self._raise_error()
+        self._slots.acquire()  # released as any item finishes, so a failure wakes a waiting producer
         if self._error is not None:
-            self._stop(drop=True)
-            raise self._error
-        self._queue.put((self.submitted, item))
-        self.submitted += 1
+            self._slots.release()
+            self._raise_error()
+        future = self._pool.submit(self._run, item)
+        with self._lock:
+            self._futures.append(future)
+        future.add_done_callback(self._finished)
 
     def close(self) -> list[R]:
-        self._stop(drop=False)
-        if self._error is not None:
-            raise self._error
-        return [self._results[i] for i in range(self.submitted)]
+        self._pool.shutdown(wait=True)
+        self._raise_error()
+        return [future.result() for future in self._futures]
 
     def cancel(self) -> None:
         """Stop without finishing what is queued (the producer failed)."""
-        self._cancelled = True
-        self._stop(drop=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)

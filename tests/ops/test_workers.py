@@ -30,16 +30,55 @@ def test_a_worker_error_reaches_the_producer_without_deadlock() -> None:
     with pytest.raises(ValueError, match="bad item 5"):
         for i in range(1000):  # the queue holds one item: a blocked producer must still see the error
             workers.submit(i)
-    assert not any(t.is_alive() for t in workers._threads)
+    assert not any(t.is_alive() for t in workers._pool._threads)
 
 
-def test_the_initialiser_runs_on_each_worker_thread_and_cancel_stops_them() -> None:
-    seen: set[int] = set()
-    workers: Workers[int, int] = Workers(lambda x: x, threads=2, init=lambda: seen.add(threading.get_ident()))
-    workers.submit(1)
+def test_the_initialiser_runs_once_on_each_worker_thread_before_its_items() -> None:
+    seen: list[int] = []
+    both = threading.Barrier(2, timeout=10)
+
+    def item(x: int) -> int:
+        assert threading.get_ident() in seen  # this thread's initialiser ran first
+        both.wait()  # items run two at a time, so both threads take part
+        return x
+
+    workers: Workers[int, int] = Workers(item, threads=2, init=lambda: seen.append(threading.get_ident()))
+    for i in range(6):
+        workers.submit(i)
+    assert workers.close() == list(range(6))
+    assert len(seen) == 2 and len(set(seen)) == 2
+
+
+def test_cancel_drops_what_is_queued_and_stops_the_threads() -> None:
+    ran: list[int] = []
+    release = threading.Event()
+
+    def item(x: int) -> int:
+        release.wait(10)
+        ran.append(x)
+        return x
+
+    workers: Workers[int, int] = Workers(item, threads=1, queue_size=4)
+    for i in range(5):  # one running, four queued
+        workers.submit(i)
+    threading.Timer(0.2, release.set).start()
     workers.cancel()
-    assert len(seen) == 2
-    assert not any(t.is_alive() for t in workers._threads)
+    assert ran == [0]
+    assert not any(t.is_alive() for t in workers._pool._threads)
+
+
+def test_a_full_queue_makes_the_producer_wait() -> None:
+    release = threading.Event()
+    workers: Workers[int, int] = Workers(lambda x: release.wait(10) and x, threads=1, queue_size=2)
+    for i in range(3):  # one running, two queued
+        workers.submit(i)
+    blocked = threading.Thread(target=workers.submit, args=(3,))
+    blocked.start()
+    blocked.join(0.3)
+    assert blocked.is_alive()  # no room until an item finishes
+    release.set()
+    blocked.join(10)
+    assert workers.close() == [0, 1, 2, 3]
 
 
 def fake_model(windows: np.ndarray) -> np.ndarray:
@@ -76,4 +115,4 @@ def test_a_failing_model_surfaces_from_the_stream_and_stops_its_threads() -> Non
             stream.add(frame)
         stream.finish()
     stream.cancel()
-    assert not any(t.is_alive() for t in stream._workers._threads)
+    assert not any(t.is_alive() for t in stream._workers._pool._threads)
