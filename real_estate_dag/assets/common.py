@@ -11,7 +11,7 @@ from PIL import Image
 from real_estate_dag.gpu_resources.backends import Backend
 from real_estate_dag.ops.decode import DecodedVideo
 from real_estate_dag.ops.visuals import data_uri
-from real_estate_dag.resources.store import RESULTS, Store
+from real_estate_dag.resources.store import Store
 
 property_partitions = DynamicPartitionsDefinition(name="property")
 GROUP = "showcase"
@@ -70,9 +70,8 @@ def _cell(value: Any) -> str:
 
 
 def publish_table(store: Store, partition_key: str, name: str, rows: list[dict[str, Any]]) -> str:
-    """Write ``rows`` as ``results/<key>/<name>.parquet``, replacing any previous table atomically."""
-    import pandas as pd
+    """Stage ``rows`` as ``work/<key>/tables/<name>.parquet`` (its URL); showcase_video publishes the
+    staged tables with the videos as one result set (resources/results.py)."""
+    from real_estate_dag.resources.results import stage_table
 
-    local = store.work_dir(partition_key, "tables") / f"{name}.parquet"
-    pd.DataFrame(rows).to_parquet(local, index=False)
-    return store.publish(local, f"{RESULTS}/{partition_key}/{name}.parquet")
+    return stage_table(store, partition_key, name, rows)
