@@ -14,6 +14,7 @@ from dagster import (
 from real_estate_dag.assets.common import STORAGE_RETRY, markdown_table
 from real_estate_dag.ops.retention import RetentionPolicy, plan_cleanup, summarize
 from real_estate_dag.resources.env import env_number
+from real_estate_dag.resources.results import read_current
 from real_estate_dag.resources.store import RESULTS, WORK, Store
 
 _DEFAULTS = RetentionPolicy()
@@ -30,11 +31,14 @@ class RetentionConfig(Config):
 
 @op(retry_policy=STORAGE_RETRY)
 def remove_expired_files(context: OpExecutionContext, config: RetentionConfig, store: Store) -> None:
-    """Delete work/<property>/ areas untouched for ``work_days`` and .tmp-* files older than
-    ``tmp_hours``; results only when ``results_days`` > 0. Uploads are never listed."""
+    """Delete work/<property>/ areas untouched for ``work_days``, .tmp-* files and result sets that
+    never became current (or were superseded) older than ``tmp_hours``, other published files only
+    when ``results_days`` > 0. The current and previous result sets and uploads are never touched."""
     policy = RetentionPolicy(config.work_days, config.tmp_hours, config.results_days)
     objects = store.list_objects(WORK) + store.list_objects(RESULTS)
-    removals = plan_cleanup(objects, time.time(), policy, work=WORK, results=RESULTS)
+    keep = {key: {current["set_id"], current["previous_set_id"]} for key in store.list_folders(RESULTS)
+            if (current := read_current(store, key))}
+    removals = plan_cleanup(objects, time.time(), policy, work=WORK, results=RESULTS, keep=keep)
     for removal in removals:
         if not config.dry_run:
             store.delete(removal.key)
