@@ -53,7 +53,7 @@ def result_name(aspect: str) -> str:
     group_name=GROUP,
     owners=OWNERS,
     kinds={"ffmpeg", "video"},
-    code_version="render-v1",
+    code_version="render-v2",
     retry_policy=STORAGE_RETRY,
     check_specs=[
         AssetCheckSpec("format", asset="showcase_video",
@@ -64,7 +64,7 @@ def result_name(aspect: str) -> str:
                        "asked is reported by selected_clips' fits_target_duration."),
         AssetCheckSpec("audio_present", asset="showcase_video",
                        description="Every rendered file has an audio stream; when the manifest gives music, "
-                       "that stream is the music."),
+                       "that stream is the music as mixed (looped when shorter; silence judged by level)."),
     ],
     description="The showcase rendered with ffmpeg: title card from the listing, crossfades, music "
     "faded in and out (or the source audio). Checked before anything is published, then published "
