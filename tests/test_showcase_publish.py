@@ -13,9 +13,10 @@ from dagster import AssetExecutionContext, DagsterInstance, asset, materialize
 from media_helpers import ffmpeg
 
 from real_estate_dag.assets.common import property_partitions, publish_table
-from real_estate_dag.assets.showcase import TABLES, showcase_video
-from real_estate_dag.ops.manifest import parse_manifest
-from real_estate_dag.ops.render import inspect_video
+from real_estate_dag.assets.showcase import TABLES, output_checks, showcase_video
+from real_estate_dag.ops.manifest import Listing, parse_manifest
+from real_estate_dag.ops.render import ASPECT_SIZES, RenderClip, inspect_video, render_showcase
+from real_estate_dag.ops.titlecard import draw_title_card
 from real_estate_dag.resources.results import current_file, read_current
 from real_estate_dag.resources.store import LocalStore, Store
 
@@ -143,3 +144,17 @@ def test_silent_or_truncated_music_is_checked_before_publishing_and_passes(
     assert checks(result) == {"format": True, "duration_matches_edit": True, "audio_present": True}
     assert read_current(LocalStore(root=str(tmp_path)), KEY)["run_id"] == result.run_id
 
+
+
+def test_a_check_that_cannot_be_computed_counts_as_failed(footage: dict[str, Path], tmp_path: Path) -> None:
+    """The audio check reading a music file that is gone: a failed check (so nothing is published), not a crash."""
+    title = draw_title_card(Listing(), KEY, ASPECT_SIZES["16:9"], tmp_path / "title.png")
+    rendered = render_showcase([RenderClip(footage["walk.mp4"], 0.5, 3.0, True, 16 / 9),
+                                RenderClip(footage["walk.mp4"], 4.0, 3.0, True, 16 / 9)], title,
+                               tmp_path / "showcase.mp4", ASPECT_SIZES["16:9"], title_s=1.0, crossfade_s=0.5)
+    results = {c.check_name: c for c in output_checks([("16:9", rendered, 1.0)], 6.0, 10.0,
+                                                        tmp_path / "gone.mp3", "music: gone.mp3")}
+    assert results["format"].passed and results["duration_matches_edit"].passed
+    assert not results["audio_present"].passed
+    assert results["audio_present"].metadata["problems"].value.startswith(
+        "the sound could not be checked (FileNotFoundError")
