@@ -112,12 +112,22 @@ def publish_result_set(store: Store, partition_key: str, run_id: str, files: Map
             record["files"][name] = {"key": key, "url": url, "size": size, "sha256": digest}
         store.write_bytes(current_key(partition_key), json.dumps(record, indent=2).encode())
     except BaseException:
-        _delete_set(store, partition_key, set_id)
+        if not _may_be_current(store, partition_key, set_id):
+            _delete_set(store, partition_key, set_id)
         raise
     # The set that was previous before this swap is now two behind.
     if previous and previous.get("previous_set_id") not in (None, set_id):
         _delete_set(store, partition_key, previous["previous_set_id"])
     return record
+
+
+def _may_be_current(store: Store, partition_key: str, set_id: str) -> bool:
+    """Whether ``current.json`` names ``set_id`` after all (on S3 a PUT can be applied and its reply
+    lost), or cannot be read to tell: then the files stay, and retention removes them if not."""
+    try:
+        return (read_current(store, partition_key) or {}).get("set_id") == set_id
+    except Exception:
+        return True
 
 
 def _delete_set(store: Store, partition_key: str, set_id: str) -> None:

@@ -165,6 +165,7 @@ class LocalStore(Store):
             try:
                 tmp.write(data)
                 tmp.flush()
+                os.fsync(tmp.fileno())
             except BaseException as exc:
                 Path(tmp.name).unlink(missing_ok=True)
                 if isinstance(exc, OSError):
