@@ -155,3 +155,13 @@ def test_a_full_disk_during_a_render_is_an_os_error_naming_the_file_and_frees_it
     assert isinstance(exc.value, OSError) and exc.value.errno == errno.ENOSPC
     assert exc.value.filename.endswith("showcase.mp4") and "ffmpeg ran out of disk space" in str(exc.value)
     assert not area.exists()  # nothing of the failed attempt holds the space a retry needs
+
+
+def test_a_full_disk_while_writing_current_json_names_the_file_and_keeps_the_old_one(small_fs: Path) -> None:
+    store = LocalStore(root=str(small_fs / "store"))
+    store.write_bytes("results/p/current.json", b'{"set_id": "run-1"}')
+    with pytest.raises(OSError, match=r"No space left on device \(writing results/p/current\.json\)") as e:
+        store.write_bytes("results/p/current.json", b"x" * 256 * 1024)
+    assert e.value.errno == errno.ENOSPC and e.value.filename.endswith("results/p/current.json")
+    assert store.read_bytes("results/p/current.json") == b'{"set_id": "run-1"}'
+    assert [o.key for o in store.list_objects("results")] == ["results/p/current.json"]
