@@ -37,7 +37,7 @@ from real_estate_dag.ops.render import (
 )
 from real_estate_dag.ops.titlecard import draw_title_card
 from real_estate_dag.ops.visuals import fit_width, poster_frame
-from real_estate_dag.resources.results import current_key, publish_result_set, staged_tables
+from real_estate_dag.resources.results import ResultSetError, current_key, publish_result_set, staged_tables
 from real_estate_dag.resources.store import Store
 
 # The tables the analysis and selection steps stage; published with the videos as one result set.
@@ -125,7 +125,11 @@ def showcase_video(
             raise Failure("nothing was published: " + "; ".join(
                 f"check {c.check_name} failed: {c.metadata['problems'].value}" for c in failed), allow_retries=False)
         files = {result_name(aspect): rendered.path for aspect, rendered, _ in renders}
-        result_set = publish_result_set(store, key, context.run_id, files | staged_tables(store, key, TABLES))
+        try:
+            files |= staged_tables(store, key, TABLES)
+        except ResultSetError as exc:
+            raise Failure(f"nothing was published: {exc}", allow_retries=False) from exc
+        result_set = publish_result_set(store, key, context.run_id, files)
         published = result_set["files"]
         outputs = []
         for aspect, rendered, seconds in renders:
