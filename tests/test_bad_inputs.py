@@ -328,7 +328,7 @@ def test_uploads_are_byte_identical_afterwards(corpus) -> None:
 def test_the_good_property_alongside_is_published(corpus) -> None:
     root, _, _, _, good, _ = corpus
     assert good.success
-    assert (root / "results" / GOOD / "showcase.mp4").stat().st_size > 10_000
+    assert (root / "results" / GOOD / "runs" / good.run_id / "showcase.mp4").stat().st_size > 10_000
     published = {p.name for p in (root / "results").iterdir()}
     assert published == {GOOD}
     assert not list(root.rglob(".tmp-*"))
@@ -336,17 +336,18 @@ def test_the_good_property_alongside_is_published(corpus) -> None:
 
 def test_rerunning_the_analysis_gives_the_same_edit_decision_list(corpus) -> None:
     root, _, _, _, _, instance = corpus
-    showcase = (root / "results" / GOOD / "showcase.mp4").read_bytes()
+    published = {p: p.read_bytes() for p in (root / "results" / GOOD).rglob("*") if p.is_file()}
     clips_value = root / "work" / GOOD / "values/selected_clips.json"
     first = json.loads(clips_value.read_text())
     tables = ("shots", "rooms", "quality", "clips")
-    first_tables = {t: pd.read_parquet(root / "results" / GOOD / f"{t}.parquet") for t in tables}
+    staged = root / "work" / GOOD / "tables"
+    first_tables = {t: pd.read_parquet(staged / f"{t}.parquet") for t in tables}
     again = run(root, instance, GOOD, AssetSelection.assets("selected_clips").upstream())
     assert again.success
     assert {e.asset_key.path[-1] for e in again.get_asset_materialization_events()} == {
         "property_manifest", "video_frames", "shot_boundaries", "room_labels", "quality_scores", "selected_clips"}
     assert first["clips"] and json.loads(clips_value.read_text()) == first
     for table in tables:
-        pd.testing.assert_frame_equal(pd.read_parquet(root / "results" / GOOD / f"{table}.parquet"),
-                                      first_tables[table])
-    assert (root / "results" / GOOD / "showcase.mp4").read_bytes() == showcase
+        pd.testing.assert_frame_equal(pd.read_parquet(staged / f"{table}.parquet"), first_tables[table])
+    # without showcase_video nothing is published: the current set is the first run's, untouched
+    assert {p: p.read_bytes() for p in (root / "results" / GOOD).rglob("*") if p.is_file()} == published

@@ -88,7 +88,7 @@ def test_submit_watch_and_result(server: DagsterServer, submitted: dict) -> None
     store = Path(server.env["REDAG_STORE_ROOT"])
     assert (store / "uploads/oak-st/walk.mp4").is_file()
     result = ok(cli(server, "result", "oak-st"))
-    showcase = store / "results/oak-st/showcase.mp4"
+    showcase = store / f"results/oak-st/runs/{run_id}/showcase.mp4"
     assert "showcase_video (partition oak-st) materialised " in result
     assert f"by run {run_id}" in result
     assert re.search(rf"^\s+url\s+{re.escape(showcase.as_uri())}$", result, re.M), result

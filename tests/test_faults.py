@@ -36,8 +36,8 @@ from real_estate_dag.ops.manifest import Listing
 from real_estate_dag.ops.render import RenderClip, inspect_video, render_showcase
 from real_estate_dag.ops.titlecard import draw_title_card
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
+from real_estate_dag.resources.results import current_file, read_current
 from real_estate_dag.resources.store import LocalStore
-from real_estate_dag.retention import RetentionSettings, retention_job
 from real_estate_dag.retries import is_transient, transient_retries
 
 TESTS = Path(__file__).resolve().parent
@@ -57,13 +57,22 @@ def step_starts(instance: DagsterInstance, run_id: str) -> list[str]:
             e.dagster_event.event_type_value == "STEP_START"]
 
 
-def test_a_run_killed_mid_render_is_re_executed_from_failure(tmp_path: Path, clip12: Path) -> None:
+def test_a_run_killed_mid_render_keeps_the_previous_set_and_is_re_executed_from_failure(
+    tmp_path: Path, clip12: Path
+) -> None:
     home, root = tmp_path / "home", tmp_path / "store"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     write_upload(root, KEY, {"walk.mp4": clip12}, options={"target_duration_s": 10})
     env = {**os.environ, "DAGSTER_HOME": str(home), "REDAG_STORE_ROOT": str(root),
            "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)])}
+    first = subprocess.run([sys.executable, str(TESTS / "run_job.py"), "run", KEY], env=env, cwd=REPO,
+                           capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    store = LocalStore(root=str(root))
+    published = {p: p.read_bytes() for p in sorted((root / "results" / KEY).rglob("*")) if p.is_file()}
+    first_set = read_current(store, KEY)
+
     log = tmp_path / "worker.log"
     render_dir = root / "work" / KEY / "render"
     with log.open("w") as out:
@@ -78,28 +87,28 @@ def test_a_run_killed_mid_render_is_re_executed_from_failure(tmp_path: Path, cli
     worker.wait()
 
     instance = DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
-    [killed] = instance.get_runs()
+    killed = instance.get_runs()[0]
     assert killed.status == DagsterRunStatus.STARTED  # nobody recorded the death yet
     instance.report_run_failed(killed, "run worker killed (SIGKILL)")  # what run monitoring does
     assert "showcase_video" in step_starts(instance, killed.run_id)
-    assert not (root / "results" / KEY / "showcase.mp4").exists()  # nothing half-written was published
+    # the killed run staged its tables, but readers still see the first run's set, byte for byte
+    assert (root / "work" / KEY / "tables" / "clips.parquet").stat().st_mtime > first_set["published_at"]
+    assert {p: p.read_bytes() for p in sorted((root / "results" / KEY).rglob("*")) if p.is_file()} == published
     [partial] = list(render_dir.glob(".tmp-*"))
 
     rerun = subprocess.run([sys.executable, str(TESTS / "run_job.py"), "reexecute", killed.run_id], env=env,
                            cwd=REPO, capture_output=True, text=True, timeout=400)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
-    child = next(r for r in instance.get_runs() if r.run_id != killed.run_id)
+    child = instance.get_runs()[0]
     assert child.status == DagsterRunStatus.SUCCESS and child.parent_run_id == killed.run_id
     assert step_starts(instance, child.run_id) == ["showcase_video"]  # finished steps are not redone
-    showcase = inspect_video(root / "results" / KEY / "showcase.mp4")
+    current = read_current(store, KEY)
+    assert current["run_id"] == child.run_id and current["previous_set_id"] == first_set["set_id"]
+    showcase = inspect_video(store.path(current_file(store, KEY, "showcase.mp4")))
     assert (showcase.width, showcase.video_codec, showcase.audio_codec) == (1920, "h264", "aac")
-    assert not list((root / "results").rglob(".tmp-*"))
-
-    # the killed render's temporary file is what retention's temporary-file rule is for
-    assert partial.exists()
-    retention_job.execute_in_process(
-        resources={"store": LocalStore(root=str(root)), "retention": RetentionSettings(tmp_hours=0)})
-    assert not partial.exists() and (root / "results" / KEY / "showcase.mp4").exists()
+    assert store.exists(first_set["files"]["showcase.mp4"]["key"])  # the previous set is kept
+    # the killed render's temporary was cleared by the rerun: nothing of it holds disk space
+    assert not partial.exists() and not list(root.rglob(".tmp-*"))
 
 
 @pytest.fixture

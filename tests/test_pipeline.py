@@ -17,6 +17,7 @@ from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
 from real_estate_dag.resources.limits import UploadLimits
+from real_estate_dag.resources.results import current_file
 from real_estate_dag.resources.store import LocalStore
 
 
@@ -98,15 +99,21 @@ def test_metadata_pictures_are_embedded_small_images(pipeline) -> None:
     assert len(segments) < 400_000
 
 
+def result_path(root: Path, name: str) -> Path:
+    """``name`` in maple-ave's current result set."""
+    store = LocalStore(root=str(root))
+    return store.path(current_file(store, "maple-ave", name))
+
+
 def test_clips_never_cross_a_detected_cut(pipeline) -> None:
     root, _, _ = pipeline
-    shots = pd.read_parquet(root / "results/maple-ave/shots.parquet")
-    clips = pd.read_parquet(root / "results/maple-ave/clips.parquet")
+    shots = pd.read_parquet(result_path(root, "shots.parquet"))
+    clips = pd.read_parquet(result_path(root, "clips.parquet"))
     assert len(clips) >= 2
     for clip in clips.itertuples():
         inside = shots[(shots.start_frame <= clip.in_frame) & (clip.out_frame <= shots.end_frame)]
         assert len(inside) == 1, clip
-    rooms = pd.read_parquet(root / "results/maple-ave/rooms.parquet")
+    rooms = pd.read_parquet(result_path(root, "rooms.parquet"))
     assert len(rooms) >= len(shots)
 
 
@@ -114,14 +121,14 @@ def test_showcase_files_are_published_and_uploads_untouched(pipeline) -> None:
     root, result, before = pipeline
     meta = metadata(result, "showcase_video")
     for name, size in (("showcase.mp4", (1920, 1080)), ("showcase_9x16.mp4", (1080, 1920))):
-        path = root / "results/maple-ave" / name
+        path = result_path(root, name)
         with av.open(str(path)) as container:
             video, audio = container.streams.video[0], container.streams.audio[0]
             assert (video.codec_context.width, video.codec_context.height) == size
             assert video.codec_context.name == "h264" and audio.codec_context.name == "aac"
             assert container.duration / 1e6 == pytest.approx(meta["duration_s"], abs=0.1)
-    assert meta["url"].startswith("file://") and meta["url"].endswith("results/maple-ave/showcase.mp4")
-    assert not list((root / "results/maple-ave").glob(".tmp-*"))
+    assert meta["url"] == result_path(root, "showcase.mp4").as_uri()
+    assert not list((root / "results/maple-ave").rglob(".tmp-*"))
     after = {p: p.read_bytes() for p in (root / "uploads").rglob("*") if p.is_file()}
     assert after == before
 

@@ -1,5 +1,6 @@
 """Retention on a real temporary store: what goes, what stays, and what it reports."""
 
+import json
 import os
 import time
 from pathlib import Path
@@ -29,13 +30,29 @@ def store(tmp_path: Path) -> LocalStore:
         "work/busy-prop/render/.tmp-42-render_16x9.mp4": (800, 10 * 60),  # a render still running
         "results/old-prop/showcase.mp4": (6000, 60 * DAY),
         "results/old-prop/.tmp-7-showcase.mp4": (1500, 3 * HOUR),
+        # result sets: current and previous are old but named by current.json, so they always stay
+        "results/set-prop/current.json": (0, 40 * DAY),
+        "results/set-prop/runs/run-b/showcase.mp4": (3000, 40 * DAY),
+        "results/set-prop/runs/run-b/clips.parquet": (100, 40 * DAY),
+        "results/set-prop/runs/run-a/showcase.mp4": (2500, 50 * DAY),
+        "results/set-prop/runs/run-k/showcase.mp4": (2000, 3 * HOUR),  # a killed run's set, never current
+        "results/set-prop/runs/run-k/clips.parquet": (50, 3 * HOUR),
+        "results/set-prop/runs/run-n/showcase.mp4": (1000, 10 * 60),  # a set being published now
     }
     for key, (size, age) in files.items():
         path = tmp_path / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(os.urandom(size))
         os.utime(path, (now - age, now - age))
+    current = tmp_path / "results/set-prop/current.json"
+    current.write_text(json.dumps({"run_id": "run-b", "set_id": "run-b", "previous_set_id": "run-a", "files": {}}))
+    os.utime(current, (now - 40 * DAY, now - 40 * DAY))
     return LocalStore(root=str(tmp_path))
+
+
+SETS_KEPT = {"results/set-prop/current.json", "results/set-prop/runs/run-b/showcase.mp4",
+             "results/set-prop/runs/run-b/clips.parquet", "results/set-prop/runs/run-a/showcase.mp4",
+             "results/set-prop/runs/run-n/showcase.mp4"}
 
 
 def run(store: LocalStore, dry_run: bool = False, **settings: int):
@@ -59,9 +76,11 @@ def test_stale_work_areas_and_old_temporaries_go_uploads_and_results_stay(store:
         "work/busy-prop/values/selected_clips.json",
         "work/busy-prop/render/.tmp-42-render_16x9.mp4",
         "results/old-prop/showcase.mp4",
+        *SETS_KEPT,
     }
-    assert meta["files_removed"] == 4 and meta["bytes_freed"] == 4000 + 300 + 900 + 1500
-    assert meta["properties"] == 2
+    assert meta["files_removed"] == 6 and meta["bytes_freed"] == 4000 + 300 + 900 + 1500 + 2050
+    assert meta["properties"] == 3
+    assert {"property": "set-prop", "reason": "unfinished sets", "files": 2, "bytes": 2050} in rows(meta)
     assert {"property": "old-prop", "reason": "intermediates", "files": 2, "bytes": 4300} in rows(meta)
     assert {"property": "busy-prop", "reason": "temporary", "files": 1, "bytes": 900} in rows(meta)
     assert {"property": "old-prop", "reason": "temporary", "files": 1, "bytes": 1500} in rows(meta)
@@ -75,7 +94,7 @@ def test_results_go_only_when_configured_and_dry_run_deletes_nothing(store: Loca
     assert keys(store) == before
     assert meta["dry_run"] and {"property": "old-prop", "reason": "results", "files": 1, "bytes": 6000} in rows(meta)
     run(store, work_days=7, results_days=30)
-    assert not [k for k in keys(store) if k.startswith("results/")]
+    assert {k for k in keys(store) if k.startswith("results/")} == SETS_KEPT  # the current and previous sets stay
     assert {k for k in keys(store) if k.startswith("uploads/")} == {"uploads/old-prop/walk.mp4",
                                                                     "uploads/old-prop/.tmp-upload-part"}
 

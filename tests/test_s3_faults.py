@@ -22,6 +22,7 @@ from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.render import inspect_video
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
 from real_estate_dag.resources.limits import UploadLimits
+from real_estate_dag.resources.results import current_file
 from real_estate_dag.resources.s3_store import MB, S3Store
 from real_estate_dag.sensors.uploads import s3_upload_sensor
 
@@ -171,7 +172,7 @@ def test_steps_fail_past_client_retries_then_dagster_retries_them(endpoint: str,
     # two consecutive faults use up a request's two attempts, so each of these steps fails its first attempt
     proxy.fail(2, "slowdown", "GET", "/uploads/fault-ln/manifest.json$")  # property_manifest reading the manifest
     proxy.fail(2, "internal", "PUT", "/frames/00-walk.mp4/times.npy$")  # the analysis step saving what it decoded
-    proxy.fail(2, "drop", "PUT", "/results/fault-ln/clips.parquet$")  # selected_clips publishing the edit
+    proxy.fail(2, "drop", "PUT", "/work/fault-ln/tables/clips.parquet$")  # selected_clips staging the edit
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions("property", ["fault-ln"])
         result = materialize(list(defs.assets), partition_key="fault-ln", instance=instance, raise_on_error=False,
@@ -194,7 +195,7 @@ def test_steps_fail_past_client_retries_then_dagster_retries_them(endpoint: str,
         ["S3UploadFailedError", "ClientError"],  # PutObject: InternalError
         ["ConnectionClosedError", "ProtocolError", "RemoteDisconnected"],  # PutObject: no response at all
     ]
-    assert proxy.traffic.to("PUT", "/results/fault-ln/clips.parquet$") == ["drop", "drop", "forwarded"]
+    assert proxy.traffic.to("PUT", "/work/fault-ln/tables/clips.parquet$") == ["drop", "drop", "forwarded"]
 
     [video] = json.loads(raw(store, endpoint, "work/fault-ln/values/video_frames.json"))["videos"]
     assert video["decoded"]["frame_count"] == 300  # 12 s at 25 fps
@@ -203,9 +204,10 @@ def test_steps_fail_past_client_retries_then_dagster_retries_them(endpoint: str,
     assert len(np.load(tmp_path / "times.npy")) == 300
     results = {o["Key"].rsplit("/", 1)[1] for o in s3.list_objects_v2(
         Bucket=store.bucket, Prefix=f"{PREFIX}/results/fault-ln/")["Contents"]}
-    assert results == {"showcase.mp4", "shots.parquet", "rooms.parquet", "quality.parquet", "clips.parquet"}
+    assert results == {"current.json", "showcase.mp4", "shots.parquet", "rooms.parquet", "quality.parquet",
+                       "clips.parquet"}
     showcase = tmp_path / "showcase.mp4"
-    showcase.write_bytes(raw(store, endpoint, "results/fault-ln/showcase.mp4"))
+    showcase.write_bytes(raw(store, endpoint, current_file(store, "fault-ln", "showcase.mp4")))
     rendered = inspect_video(showcase)
     assert (rendered.width, rendered.height, rendered.video_codec, rendered.audio_codec) == (1920, 1080, "h264", "aac")
     assert rendered.duration_s > 5

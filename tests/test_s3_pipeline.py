@@ -18,6 +18,7 @@ from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.keys import property_key
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
 from real_estate_dag.resources.limits import UploadLimits
+from real_estate_dag.resources.results import current_file
 from real_estate_dag.resources.s3_store import S3Store
 from real_estate_dag.sensors.uploads import s3_upload_sensor
 
@@ -68,10 +69,11 @@ def test_sensor_run_publishes_results_to_the_bucket(finished) -> None:
     store, instance, request, run, uploads_before = finished
     assert request.partition_key == KEY and instance.has_dynamic_partition("property", KEY)
     assert run.success
-    results = {o.key.rsplit("/", 1)[1] for o in store.list_objects(f"results/{KEY}")}
-    assert results == {"showcase.mp4", "shots.parquet", "rooms.parquet", "quality.parquet", "clips.parquet"}
-    clips = pd.read_parquet(io.BytesIO(store.read_bytes(f"results/{KEY}/clips.parquet")))
-    shots = pd.read_parquet(io.BytesIO(store.read_bytes(f"results/{KEY}/shots.parquet")))
+    results = {o.key.removeprefix(f"results/{KEY}/") for o in store.list_objects(f"results/{KEY}")}
+    assert results == {"current.json", *(f"runs/{run.run_id}/{name}" for name in (
+        "showcase.mp4", "shots.parquet", "rooms.parquet", "quality.parquet", "clips.parquet"))}
+    clips = pd.read_parquet(io.BytesIO(store.read_bytes(current_file(store, KEY, "clips.parquet"))))
+    shots = pd.read_parquet(io.BytesIO(store.read_bytes(current_file(store, KEY, "shots.parquet"))))
     assert len(clips) >= 1 and len(shots) >= 2
     assert {o.key: o.version for o in store.list_objects("uploads")} == uploads_before  # uploads only read
 
@@ -91,7 +93,7 @@ def test_presigned_url_downloads_a_playable_showcase(finished, endpoint: str, tm
     store, _, _, run, _ = finished
     [event] = [e for e in run.get_asset_materialization_events() if e.asset_key == AssetKey("showcase_video")]
     meta = {k: v.value for k, v in event.materialization.metadata.items()}
-    assert meta["url"].startswith(f"{endpoint}/{store.bucket}/prod/results/{KEY}/showcase.mp4?")
+    assert meta["url"].startswith(f"{endpoint}/{store.bucket}/prod/results/{KEY}/runs/{run.run_id}/showcase.mp4?")
     assert "X-Amz-Signature=" in meta["url"] and f"X-Amz-Expires={store.url_expiry_s}" in meta["url"]
     local = tmp_path / "showcase.mp4"
     with urllib.request.urlopen(meta["url"], timeout=30) as response:

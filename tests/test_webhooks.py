@@ -150,9 +150,9 @@ def test_a_finished_run_is_announced_signed_with_results_after_retries(
     assert payload["run_id"] == result.run_id
     assert payload["property_key"] == "elm-st" and payload["property_id"] == "elm-st"
     showcase = payload["result_urls"]["showcase_video"]
-    assert showcase.startswith("file://") and showcase.endswith("results/elm-st/showcase.mp4")
+    assert showcase.startswith("file://") and showcase.endswith(f"results/elm-st/runs/{result.run_id}/showcase.mp4")
     assert Path(showcase.removeprefix("file://")).stat().st_size > 10_000
-    assert payload["result_urls"]["selected_clips"].endswith("results/elm-st/clips.parquet")
+    assert payload["result_urls"]["selected_clips"].endswith("work/elm-st/tables/clips.parquet")  # staged
     assert payload["finished_at"] > 0
 
     # A tampered body or another secret does not verify.

@@ -10,13 +10,10 @@ from dagster import Any as DagsterAny
 from dagster import (
     AssetKey,
     AssetOut,
-    Backoff,
     DynamicPartitionsDefinition,
     Failure,
-    Jitter,
     MaterializeResult,
     MetadataValue,
-    RetryPolicy,
     TableColumn,
     TableConstraints,
     TableRecord,
@@ -27,13 +24,12 @@ from PIL import Image
 from real_estate_dag.ops.decode import DecodedVideo
 from real_estate_dag.ops.reports import Picture, Report
 from real_estate_dag.ops.visuals import data_uri
-from real_estate_dag.resources.store import RESULTS, Store
+from real_estate_dag.resources.store import Store
 
 property_partitions = DynamicPartitionsDefinition(name="property")
 GROUP = "showcase"
 OWNERS = ["team:media-pipeline"]
 # Retries every failure; kept only until every asset wraps its body in retries.transient_retries.
-STORAGE_RETRY = RetryPolicy(max_retries=3, delay=2.0, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 
 
 def analysis_out(key: str, *, kinds: set[str], code_version: str, description: str) -> AssetOut:
@@ -143,9 +139,8 @@ def report_result(store: Store, partition_key: str, asset_key: str, report: Repo
 
 
 def publish_table(store: Store, partition_key: str, name: str, rows: list[dict[str, Any]]) -> str:
-    """Write ``rows`` as ``results/<key>/<name>.parquet``, replacing any previous table atomically."""
-    import pandas as pd
+    """Stage ``rows`` as ``work/<key>/tables/<name>.parquet`` (its URL); showcase_video publishes the
+    staged tables with the videos as one result set (resources/results.py)."""
+    from real_estate_dag.resources.results import stage_table
 
-    local = store.work_dir(partition_key, "tables") / f"{name}.parquet"
-    pd.DataFrame(rows).to_parquet(local, index=False)
-    return store.publish(local, f"{RESULTS}/{partition_key}/{name}.parquet")
+    return stage_table(store, partition_key, name, rows)

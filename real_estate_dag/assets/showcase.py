@@ -1,11 +1,14 @@
 """showcase_video: the rendered showcase, one file per requested aspect ratio."""
 
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -14,21 +17,32 @@ from dagster import (
 from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
-    STORAGE_RETRY,
     bad_input,
     image_markdown,
-    markdown_table,
     property_partitions,
+    table,
 )
 from real_estate_dag.assets.manifest import verify_inputs
 from real_estate_dag.ops.audio import audio_problems
-from real_estate_dag.ops.ffmpeg import FfmpegError
+from real_estate_dag.ops.ffmpeg import FfmpegDiskFullError, FfmpegError
 from real_estate_dag.ops.manifest import manifest_from_dict
 from real_estate_dag.ops.progress import Progress
-from real_estate_dag.ops.render import ASPECT_SIZES, RenderClip, render_showcase
+from real_estate_dag.ops.render import (
+    ASPECT_SIZES,
+    RenderClip,
+    RenderedVideo,
+    RenderError,
+    render_area,
+    render_showcase,
+)
 from real_estate_dag.ops.titlecard import draw_title_card
 from real_estate_dag.ops.visuals import fit_width, poster_frame
-from real_estate_dag.resources.store import RESULTS, Store
+from real_estate_dag.resources.results import ResultSetError, current_key, publish_result_set, staged_tables
+from real_estate_dag.resources.store import Store
+from real_estate_dag.retries import transient_retries
+
+# The tables the analysis and selection steps stage; published with the videos as one result set.
+TABLES = ["shots", "rooms", "quality", "clips"]
 
 
 def result_name(aspect: str) -> str:
@@ -40,8 +54,7 @@ def result_name(aspect: str) -> str:
     group_name=GROUP,
     owners=OWNERS,
     kinds={"ffmpeg", "video"},
-    code_version="render-v1",
-    retry_policy=STORAGE_RETRY,
+    code_version="render-v2",
     check_specs=[
         AssetCheckSpec("format", asset="showcase_video",
                        description="H.264 video at the requested frame size with an AAC audio track."),
@@ -51,18 +64,26 @@ def result_name(aspect: str) -> str:
                        "asked is reported by selected_clips' fits_target_duration."),
         AssetCheckSpec("audio_present", asset="showcase_video",
                        description="Every rendered file has an audio stream; when the manifest gives music, "
-                       "that stream is the music."),
+                       "that stream is the music as mixed (looped when shorter; silence judged by level)."),
     ],
     description="The showcase rendered with ffmpeg: title card from the listing, crossfades, music "
-    "faded in and out (or the source audio). Published atomically to results/<property>/.",
+    "faded in and out (or the source audio). Checked before anything is published, then published "
+    "with the staged tables as one result set: results/<property>/runs/<run>/, named by "
+    "results/<property>/current.json.",
 )
 def showcase_video(
     context: AssetExecutionContext,
     store: Store,
     property_manifest: dict,
     selected_clips: dict,
-) -> MaterializeResult:
-    verify_inputs(store, property_manifest)
+) -> Iterator[AssetCheckResult | MaterializeResult]:
+    with transient_retries(context):
+        verify_inputs(store, property_manifest)
+        yield from _render(context, store, property_manifest, selected_clips)
+
+
+def _render(context: AssetExecutionContext, store: Store, property_manifest: dict,
+            selected_clips: dict) -> Iterator[AssetCheckResult | MaterializeResult]:
     key = context.partition_key
     manifest = manifest_from_dict(property_manifest["manifest"])
     clips_in = selected_clips["clips"]
@@ -79,45 +100,64 @@ def showcase_video(
                                 clip["duration_s"], facts["has_audio"], width / height))
     music = store.local_path(property_manifest["music"]["key"]) if property_manifest["music"] else None
     params = selected_clips["params"]
-    render_dir = store.work_dir(key, "render")
-    rendered_files = []
-    renders = []
-    for aspect in manifest.options.aspects:
-        size = ASPECT_SIZES[aspect]
-        title = draw_title_card(manifest.listing, manifest.property_id, size,
-                                render_dir / f"title_{aspect.replace(':', 'x')}.png")
-        started = time.perf_counter()
+    with render_area(store.work_dir(key, "render")) as render_dir:
+        renders: list[tuple[str, RenderedVideo, float]] = []
+        for aspect in manifest.options.aspects:
+            size = ASPECT_SIZES[aspect]
+            title = draw_title_card(manifest.listing, manifest.property_id, size,
+                                    render_dir / f"title_{aspect.replace(':', 'x')}.png")
+            started = time.perf_counter()
+            try:
+                rendered = render_showcase(clips, title, render_dir / result_name(aspect), size,
+                                           title_s=params["title_s"], crossfade_s=params["crossfade_s"],
+                                           music=music, progress=Progress(context.log.info, f"rendering {aspect}",
+                                                                          "s", rate_unit="x real time"))
+            except RenderError as exc:
+                yield AssetCheckResult(check_name=exc.check, passed=False,
+                                       metadata={"problems": MetadataValue.text(str(exc))})
+                raise Failure(f"check {exc.check} failed, nothing was published: {exc}",
+                              allow_retries=False) from exc
+            except FfmpegDiskFullError:
+                raise  # an OSError naming the file, like any other full disk
+            except FfmpegError as exc:
+                raise RuntimeError(f"rendering the {aspect} showcase failed: {exc}") from exc
+            renders.append((aspect, rendered, time.perf_counter() - started))
+
+        # Every check runs on the verified renders before anything is published.
+        checks = output_checks(renders, selected_clips["showcase_s"], manifest.options.target_duration_s, music,
+                               "music: " + manifest.music if manifest.music else "source audio")
+        failed = [c for c in checks if not c.passed]
+        if failed:
+            yield from checks
+            raise Failure("nothing was published: " + "; ".join(
+                f"check {c.check_name} failed: {c.metadata['problems'].value}" for c in failed), allow_retries=False)
+        files = {result_name(aspect): rendered.path for aspect, rendered, _ in renders}
         try:
-            rendered = render_showcase(clips, title, render_dir / f"render_{aspect.replace(':', 'x')}.mp4",
-                                       size, title_s=params["title_s"], crossfade_s=params["crossfade_s"],
-                                       music=music, progress=Progress(context.log.info, f"rendering {aspect}", "s",
-                                                                      rate_unit="x real time"))
-        except FfmpegError as exc:
-            raise RuntimeError(f"rendering the {aspect} showcase failed: {exc}") from exc
-        renders.append((aspect, rendered, time.perf_counter() - started))
-    # Publish only once every aspect rendered and verified, so a failure leaves the previous set whole.
-    outputs = []
-    for aspect, rendered, seconds in renders:
-        url = store.publish(rendered.path, f"{RESULTS}/{key}/{result_name(aspect)}")
-        context.log.info(f"rendered {aspect} {rendered.width}x{rendered.height} "
-                         f"{rendered.duration_s:.1f} s in {seconds:.1f} s -> {url}")
-        outputs.append({"aspect": aspect, "url": url, "width": rendered.width, "height": rendered.height,
-                        "duration_s": rendered.duration_s, "size_bytes": rendered.size_bytes,
-                        "video_codec": rendered.video_codec, "audio_codec": rendered.audio_codec,
-                        "render_s": round(seconds, 2)})
-        rendered_files.append(rendered)
-    main = outputs[0]
-    expected = selected_clips["showcase_s"]
-    longest_s = 1.1 * manifest.options.target_duration_s + 0.5
-    sound_problems = audio_problems([(r.path, r.duration_s) for r in rendered_files], music,
-                                    property_manifest["music"]["duration_s"] if music else 0.0)
-    poster_at = params["title_s"] + min(1.0, clips[0].duration_s / 2)
-    poster = fit_width(poster_frame(rendered_files[0].path, poster_at), 640)
-    bad_format = [o["aspect"] for o in outputs
-                  if o["video_codec"] != "h264" or o["audio_codec"] != "aac"
-                  or (o["width"], o["height"]) != ASPECT_SIZES[o["aspect"]]]
-    return MaterializeResult(
+            files |= staged_tables(store, key, TABLES)
+        except ResultSetError as exc:
+            raise Failure(f"nothing was published: {exc}", allow_retries=False) from exc
+        result_set = publish_result_set(store, key, context.run_id, files)
+        published = result_set["files"]
+        outputs = []
+        for aspect, rendered, seconds in renders:
+            url = published[result_name(aspect)]["url"]
+            context.log.info(f"rendered {aspect} {rendered.width}x{rendered.height} "
+                             f"{rendered.duration_s:.1f} s in {seconds:.1f} s -> {url}")
+            outputs.append({"aspect": aspect, "url": url, "width": rendered.width, "height": rendered.height,
+                            "duration_s": rendered.duration_s, "size_bytes": rendered.size_bytes,
+                            "video_codec": rendered.video_codec, "audio_codec": rendered.audio_codec,
+                            "render_s": round(seconds, 2)})
+        main = outputs[0]
+        poster_at = params["title_s"] + min(1.0, clips[0].duration_s / 2)
+        poster = fit_width(poster_frame(renders[0][1].path, poster_at), 640)
+    context.log.info(f"published result set {result_set['set_id']} ({len(published)} files) -> "
+                     f"{store.url(current_key(key))}")
+    yield MaterializeResult(
         metadata={
+            "result_set": MetadataValue.url(store.url(current_key(key))),
+            "result_set_id": result_set["set_id"],
+            "result_files": table([{"file": name, "size_bytes": f["size"], "sha256": f["sha256"][:16]}
+                                            for name, f in published.items()]),
             "url": MetadataValue.url(main["url"]),
             "path": MetadataValue.path(main["url"].removeprefix("file://")),
             "duration_s": main["duration_s"],
@@ -125,21 +165,35 @@ def showcase_video(
             "resolution": f"{main['width']}x{main['height']}",
             "audio": "music: " + manifest.music if manifest.music else "source audio",
             "clip_count": len(clips),
-            "renders": markdown_table(outputs),
+            "renders": table(outputs),
             "poster": image_markdown(poster, "poster frame",
                                      caption=f"{main['aspect']} showcase at {poster_at:.1f} s: {main['url']}"),
         },
-        check_results=[
-            AssetCheckResult(check_name="format", passed=not bad_format,
-                             metadata={"wrong": ", ".join(bad_format) or "none"}),
-            AssetCheckResult(check_name="duration_matches_edit",
-                             passed=all(abs(o["duration_s"] - expected) <= 0.5 and o["duration_s"] <= longest_s
-                                        for o in outputs),
-                             metadata={"expected_s": expected, "rendered_s": main["duration_s"],
-                                       "target_s": manifest.options.target_duration_s,
-                                       "longest_allowed_s": round(longest_s, 3)}),
-            AssetCheckResult(check_name="audio_present", passed=not sound_problems,
-                             metadata={"problems": MetadataValue.text("; ".join(sound_problems) or "none"),
-                                       "audio": "music: " + manifest.music if manifest.music else "source audio"}),
-        ],
+        check_results=checks,
     )
+
+
+def output_checks(renders: list[tuple[str, RenderedVideo, float]], expected_s: float, target_s: float,
+                  music: Path | None, audio: str) -> list[AssetCheckResult]:
+    """The showcase checks, computed on the rendered files; a check that cannot be computed fails."""
+    longest_s = 1.1 * target_s + 0.5
+    bad_format = [f"{r.path.name}: {r.video_codec} {r.width}x{r.height}, audio {r.audio_codec or 'none'}"
+                  for aspect, r, _ in renders
+                  if r.video_codec != "h264" or r.audio_codec != "aac" or (r.width, r.height) != ASPECT_SIZES[aspect]]
+    bad_duration = [f"{r.path.name}: {r.duration_s:.2f} s" for _, r, _ in renders
+                    if abs(r.duration_s - expected_s) > 0.5 or r.duration_s > longest_s]
+    try:
+        sound_problems = audio_problems([(r.path, r.duration_s) for _, r, _ in renders], music)
+    except Exception as exc:  # a check that cannot read the sound must not let the showcase through
+        sound_problems = [f"the sound could not be checked ({type(exc).__name__}: {exc})"]
+    return [
+        AssetCheckResult(check_name="format", passed=not bad_format,
+                         metadata={"problems": MetadataValue.text("; ".join(bad_format) or "none")}),
+        AssetCheckResult(check_name="duration_matches_edit", passed=not bad_duration,
+                         metadata={"problems": MetadataValue.text("; ".join(bad_duration) or "none"),
+                                   "expected_s": expected_s, "rendered_s": renders[0][1].duration_s,
+                                   "target_s": target_s, "longest_allowed_s": round(longest_s, 3)}),
+        AssetCheckResult(check_name="audio_present", passed=not sound_problems,
+                         metadata={"problems": MetadataValue.text("; ".join(sound_problems) or "none"),
+                                   "audio": audio}),
+    ]

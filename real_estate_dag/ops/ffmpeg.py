@@ -1,5 +1,6 @@
 """Running the ffmpeg binary that ships inside imageio-ffmpeg (argument lists, never a shell)."""
 
+import errno
 import signal
 import subprocess
 import tempfile
@@ -14,14 +15,20 @@ class FfmpegError(RuntimeError):
     pass
 
 
+class FfmpegDiskFullError(OSError, FfmpegError):
+    """ffmpeg could not write its output: the disk is full (ENOSPC) or a file size limit hit (EFBIG).
+    An ``OSError`` with the output's ``filename``, so callers treat it like any full disk."""
+
+
 def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def run_ffmpeg(args: list[str], timeout_s: float, cwd: Path | None = None,
-               progress: Callable[[float], None] | None = None) -> None:
+               progress: Callable[[float], None] | None = None, output: Path | None = None) -> None:
     """Run ffmpeg with ``args``; ``progress`` receives the output time written so far, in seconds,
-    from ffmpeg's ``-progress`` lines (stderr is kept in a file for the error message)."""
+    from ffmpeg's ``-progress`` lines (stderr is kept in a file for the error message). ``output``,
+    the file ffmpeg writes, is named by a disk-full error."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:1",
            "-y", *args]
     with tempfile.TemporaryFile("w+") as err:
@@ -44,8 +51,11 @@ def run_ffmpeg(args: list[str], timeout_s: float, cwd: Path | None = None,
             err.seek(0)
             stderr = err.read()
             tail = "\n".join(stderr.strip().splitlines()[-8:])
+            filename = str(output) if output else None
             if "No space left on device" in stderr:
-                raise FfmpegError(f"ffmpeg ran out of disk space writing its output: {tail}")
+                raise FfmpegDiskFullError(errno.ENOSPC, f"ffmpeg ran out of disk space writing its output: {tail}",
+                                          filename)
             if returncode == -signal.SIGXFSZ:
-                raise FfmpegError("ffmpeg's output exceeded the file size limit (RLIMIT_FSIZE)")
+                raise FfmpegDiskFullError(errno.EFBIG, "ffmpeg's output exceeded the file size limit (RLIMIT_FSIZE)",
+                                          filename)
             raise FfmpegError(f"ffmpeg exited with status {returncode}: {tail}")

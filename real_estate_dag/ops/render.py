@@ -1,7 +1,9 @@
 """Render the edit decision list with one ffmpeg filter graph: title card, crossfades, music."""
 
 import os
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,7 +17,12 @@ AUDIO_RATE = 48000
 
 
 class RenderError(RuntimeError):
-    """A render that finished but is not what was asked for."""
+    """A render that finished but is not what was asked for; ``check`` names the showcase check it
+    fails ("format" or "duration_matches_edit")."""
+
+    def __init__(self, message: str, check: str = "format") -> None:
+        super().__init__(message)
+        self.check = check
 
 
 @dataclass(frozen=True)
@@ -137,19 +144,34 @@ def render_showcase(
         clips, title_png, tmp, size, title_s=title_s, crossfade_s=crossfade_s, music=music
     )
     try:
-        run_ffmpeg(args, timeout_s=timeout_s or max(300.0, 20.0 * total),
+        run_ffmpeg(args, timeout_s=timeout_s or max(300.0, 20.0 * total), output=tmp,
                    progress=(lambda seconds: progress(min(seconds, total), total)) if progress else None)
         rendered = inspect_video(tmp)
         if (rendered.width, rendered.height) != size or rendered.video_codec != "h264":
-            raise RenderError(f"render produced {rendered}, expected h264 at {size}")
+            raise RenderError(f"{out.name}: render is {rendered.video_codec} {rendered.width}x{rendered.height}, "
+                              f"expected h264 {size[0]}x{size[1]}")
         if rendered.audio_codec != "aac":
-            raise RenderError(f"render produced no AAC audio track: {rendered}")
+            raise RenderError(f"{out.name}: render has no AAC audio track ({rendered.audio_codec or 'no audio'})")
         if abs(rendered.duration_s - total) > 0.5:
-            raise RenderError(f"render is {rendered.duration_s:.2f} s long, expected {total:.2f} s")
+            raise RenderError(f"{out.name}: render is {rendered.duration_s:.2f} s long, expected {total:.2f} s",
+                              check="duration_matches_edit")
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
     return replace(rendered, path=out)
+
+
+@contextmanager
+def render_area(folder: Path) -> Iterator[Path]:
+    """``folder``, emptied on entry and removed on exit, whatever happened: renders and temporaries
+    of an earlier attempt (a killed worker's ``.tmp-*`` included) would otherwise hold disk space
+    the next render needs; published renders are copies."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def inspect_video(path: Path) -> RenderedVideo:

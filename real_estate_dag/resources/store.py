@@ -4,7 +4,8 @@
 Layout under the root:
   uploads/<upload folder>/...   what users upload; the pipeline only ever reads here
   work/<partition key>/...      intermediates (frames, embeddings, asset values)
-  results/<partition key>/...   published results, replaced atomically
+  results/<partition key>/...   published result sets: runs/<run id>/ and current.json naming the
+                                current one (resources/results.py)
 """
 
 import os
@@ -90,6 +91,11 @@ def check_relative_key(key: str) -> str:
     return key
 
 
+def _naming(exc: OSError, doing: str, target: Path) -> OSError:
+    """``exc`` (a full disk, say) with the file it was about, which the OS error often lacks."""
+    return OSError(exc.errno, f"{exc.strerror or exc} ({doing})", str(target))
+
+
 def work_prefix(partition_key: str, *parts: str) -> str:
     return "/".join([WORK, check_partition_key(partition_key), *parts])
 
@@ -159,8 +165,11 @@ class LocalStore(Store):
             try:
                 tmp.write(data)
                 tmp.flush()
-            except BaseException:
+                os.fsync(tmp.fileno())
+            except BaseException as exc:
                 Path(tmp.name).unlink(missing_ok=True)
+                if isinstance(exc, OSError):
+                    raise _naming(exc, f"writing {key}", target) from exc
                 raise
         os.replace(tmp.name, target)
         return self.url(key)
@@ -190,6 +199,8 @@ class LocalStore(Store):
             with open(tmp, "rb") as written:
                 os.fsync(written.fileno())
             os.replace(tmp, target)
+        except OSError as exc:
+            raise _naming(exc, f"publishing {key}", target) from exc
         finally:
             tmp.unlink(missing_ok=True)
         return self.url(key)
