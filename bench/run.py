@@ -239,7 +239,7 @@ def main() -> int:
     summary = summarise(results)
     print_table(results, summary)
     report = {"machine": machine(), "quick": args.quick, "showcase_target_s": target_s,
-              "shot_backend": model.backend.version_tag, "device": model.device,
+              "shot_backend": model.backend.version_tag, "shot_precision": model.precision, "device": model.device,
               "results": results, "summary": summary, "bench_wall_s": round(time.perf_counter() - started, 1)}
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

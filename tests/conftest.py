@@ -1,5 +1,8 @@
 """Shared fixtures: real footage from installed packages, cut and re-encoded with ffmpeg."""
 
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,3 +54,17 @@ def pytest_report_header() -> str:
         return "bf16: native on this CPU; bf16 numerics tests run on their full input"
     return "bf16: emulated on this CPU (no AVX512-BF16/AMX, or ONEDNN_MAX_CPU_ISA caps it); bf16 numerics tests " \
            "run on a small input"
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB tmpfs with 64 KiB left, so a render or a publish runs out of space part-way."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    try:
+        stat = os.statvfs(mount)
+        (mount / "filler").write_bytes(bytes(stat.f_bavail * stat.f_frsize - 64 * 1024))
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)

@@ -36,6 +36,7 @@ from real_estate_dag.ops.manifest import Listing
 from real_estate_dag.ops.render import RenderClip, inspect_video, render_showcase
 from real_estate_dag.ops.titlecard import draw_title_card
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
+from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.results import current_file, read_current
 from real_estate_dag.resources.store import LocalStore
 from real_estate_dag.retries import is_transient, transient_retries
@@ -110,19 +111,6 @@ def test_a_run_killed_mid_render_keeps_the_previous_set_and_is_re_executed_from_
     # the killed render's temporary was cleared by the rerun: nothing of it holds disk space
     assert not partial.exists() and not list(root.rglob(".tmp-*"))
 
-
-@pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A real 1 MiB tmpfs, almost filled, so a render runs out of space part-way."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
-    try:
-        stat = os.statvfs(mount)
-        (mount / "filler").write_bytes(bytes(stat.f_bavail * stat.f_frsize - 64 * 1024))
-        yield mount
-    finally:
-        subprocess.run(["umount", str(mount)], check=True)
 
 
 def render_small(clip: Path, out: Path, tmp: Path) -> None:
@@ -234,7 +222,7 @@ def test_a_model_error_fails_the_analysis_once(tmp_path: Path, tiny_clip: Path) 
             list(defs.assets), partition_key="bad-weights", instance=instance, raise_on_error=False,
             selection=AssetSelection.assets("property_manifest", "video_frames", "shot_boundaries"),
             resources={"store": store, "models": ModelRegistry(device="cpu", models_dir=str(folder)),
-                       "io_manager": StoreJsonIOManager(store=store)})
+                       "io_manager": StoreJsonIOManager(store=store), "limits": UploadLimits()})
     assert not result.success
     kinds = (DagsterEventType.STEP_START, DagsterEventType.STEP_UP_FOR_RETRY, DagsterEventType.STEP_RESTARTED,
              DagsterEventType.STEP_FAILURE)

@@ -70,8 +70,9 @@ def test_metadata_records_counts_and_backends(pipeline) -> None:
     shots = metadata(result, "shot_boundaries")
     assert shots["backend"].startswith("transnetv2") and len(shots["weights_sha256"]) == 64
     assert shots["shot_count"] >= 10
-    assert metadata(result, "room_labels")["backend"] == "mobilenet_v2_imagenet+evidence"
-    assert metadata(result, "quality_scores")["backend"] == "pyiqa:piqe+classical"
+    assert metadata(result, "room_labels")["backend"].startswith("mobilenet_v2_imagenet+evidence@")
+    assert metadata(result, "quality_scores")["backend"].startswith("pyiqa:piqe+classical@")
+    assert metadata(result, "room_labels")["fallback_from"] is None
     edit = metadata(result, "selected_clips")["edit_decision_list"]
     assert [c.name for c in edit.schema.columns] == ["order", "video", "room", "in_s", "out_s", "duration_s",
                                                      "score", "stability"]

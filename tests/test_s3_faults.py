@@ -181,8 +181,8 @@ def test_steps_fail_past_client_retries_then_dagster_retries_them(endpoint: str,
         asked = [e.step_key for e in instance.all_logs(result.run_id)
                  if e.user_message.startswith("transient fault; the step will be retried")]
     assert result.success
-    # the analysis and the selection have no retry policy: they asked for the retry because the fault is transient
-    assert asked == ["video_analysis", "selected_clips"]
+    # no step has a retry policy: each asked for its retry because the fault is transient
+    assert asked == ["property_manifest", "video_analysis", "selected_clips"]
     assert proxy.pending() == 0 and proxy.traffic.injected() == 6
     retried = ["property_manifest", "video_analysis", "selected_clips"]
     assert step_events(result, DagsterEventType.STEP_UP_FOR_RETRY) == retried

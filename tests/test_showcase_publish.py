@@ -14,6 +14,7 @@ from media_helpers import ffmpeg
 
 from real_estate_dag.assets.common import property_partitions, publish_table
 from real_estate_dag.assets.showcase import TABLES, output_checks, showcase_video
+from real_estate_dag.ops.inputs import fingerprint
 from real_estate_dag.ops.manifest import Listing, parse_manifest
 from real_estate_dag.ops.render import ASPECT_SIZES, RenderClip, inspect_video, render_showcase
 from real_estate_dag.ops.titlecard import draw_title_card
@@ -48,8 +49,10 @@ def upstream(root: Path, footage: dict[str, Path], music: str | None, showcase_s
                                           "options": {"target_duration_s": 10}}).encode())
     value = {"manifest": manifest.to_dict(),
              "videos": [{"name": "walk.mp4", "key": f"uploads/{KEY}/walk.mp4",
-                         "facts": {"width": 160, "height": 90, "rotation": 0, "has_audio": True}}],
-             "music": {"name": music, "key": f"uploads/{KEY}/{music}", "duration_s": 20.0} if music else None}
+                         "facts": {"width": 160, "height": 90, "rotation": 0, "has_audio": True},
+                         "fingerprint": fingerprint(folder / "walk.mp4")}],
+             "music": {"name": music, "key": f"uploads/{KEY}/{music}", "duration_s": 20.0,
+                       "fingerprint": fingerprint(folder / music)} if music else None}
     clips = {"clips": [{"video": "walk.mp4", "in_s": 0.5, "duration_s": 3.0},
                        {"video": "walk.mp4", "in_s": 4.0, "duration_s": 3.0}],
              "params": {"title_s": 1.0, "crossfade_s": 0.5, "min_clip_s": 2.0}, "showcase_s": showcase_s}
@@ -135,6 +138,28 @@ def test_a_failing_check_publishes_nothing_and_names_the_check_and_file(
     assert not (tmp_path / f"work/{KEY}/render").exists()
 
 
+def test_a_render_error_renders_once_and_publishes_nothing(
+    tmp_path: Path, footage: dict[str, Path], instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deterministic render failure (the encoder exits with an error) is not retried: one attempt."""
+    assert run(tmp_path, footage, instance, edit=1).success
+    before = files(tmp_path)
+    broken = tmp_path / "broken-ffmpeg"
+    broken.write_text("#!/bin/sh\necho 'Error initializing output stream: encoder refused' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(broken))
+    failed = run(tmp_path, footage, instance, edit=2)
+    assert not failed.success
+    steps = [e.event_type_value for e in failed.all_events if e.step_key == "showcase_video"
+             and e.event_type_value in ("STEP_START", "STEP_UP_FOR_RETRY", "STEP_RESTARTED", "STEP_FAILURE")]
+    assert steps == ["STEP_START", "STEP_FAILURE"]
+    [failure] = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
+    cause = failure.step_failure_data.error.cause.message
+    assert cause.startswith("RuntimeError: rendering the 16:9 showcase failed: ffmpeg exited with status 1")
+    assert "encoder refused" in cause
+    assert files(tmp_path) == before
+
+
 @pytest.mark.parametrize("music", ["silent.mp3", "truncated.mp3"])
 def test_silent_or_truncated_music_is_checked_before_publishing_and_passes(
     music: str, tmp_path: Path, footage: dict[str, Path], instance: DagsterInstance
@@ -143,7 +168,6 @@ def test_silent_or_truncated_music_is_checked_before_publishing_and_passes(
     assert result.success
     assert checks(result) == {"format": True, "duration_matches_edit": True, "audio_present": True}
     assert read_current(LocalStore(root=str(tmp_path)), KEY)["run_id"] == result.run_id
-
 
 
 def test_a_check_that_cannot_be_computed_counts_as_failed(footage: dict[str, Path], tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ def test_the_tagged_folder_is_the_one_read(hijacked: Path, tiny_clip: Path) -> N
     metadata = event.materialization.metadata
     assert metadata["upload_folder"].value == f"uploads/{VICTIM}"
     assert metadata["folder_from"].value == "run tag"
-    assert video["fingerprint"]["sha256"] in metadata["inputs"].value
+    assert [r.data["sha256"] for r in metadata["inputs"].value.records] == [video["fingerprint"]["sha256"]]
 
 
 def test_a_tag_naming_another_property_or_no_folder_is_refused(hijacked: Path) -> None:

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from real_estate_dag.ops.inputs import fingerprint
+
 MANIFEST = "manifest.json"
 
 
@@ -41,11 +43,7 @@ class WeightsEntry:
 
 
 def sha256_file(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(chunk)
-    return sha.hexdigest()
+    return fingerprint(path)["sha256"]
 
 
 def read_manifest(folder: Path) -> dict[str, WeightsEntry]:

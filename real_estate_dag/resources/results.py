@@ -13,7 +13,6 @@ the swap is done. A set that never became current (a killed or failed run) is ne
 """
 
 import errno
-import hashlib
 import json
 import os
 import time
@@ -21,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from real_estate_dag.ops.inputs import fingerprint
 from real_estate_dag.resources.store import RESULTS, Store, work_prefix
 
 CURRENT = "current.json"
@@ -106,7 +106,8 @@ def publish_result_set(store: Store, partition_key: str, run_id: str, files: Map
     try:
         _delete_set(store, partition_key, set_id)  # what a killed attempt of this run left
         for name, local in files.items():
-            size, digest = local.stat().st_size, sha256(local)
+            found = fingerprint(local)
+            size, digest = found["size_bytes"], found["sha256"]
             key = f"{prefix}/{name}"
             url = store.publish(local, key)
             record["files"][name] = {"key": key, "url": url, "size": size, "sha256": digest}
@@ -135,9 +136,3 @@ def _delete_set(store: Store, partition_key: str, set_id: str) -> None:
         store.delete(obj.key)
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

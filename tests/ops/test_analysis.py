@@ -10,7 +10,6 @@ from PIL import Image
 from real_estate_dag.gpu_resources.backends import (
     IqaModel,
     MobileNetRoomModel,
-    ModelSettings,
     ShotModel,
     resolve_quality,
     resolve_rooms,
@@ -24,11 +23,10 @@ from real_estate_dag.ops.timecode import video_end_time
 
 
 def all_models() -> Models:
-    settings = ModelSettings()
     return Models(
-        device="cpu", batch_size=8, shots=ShotModel(resolve_shots(settings), "cpu"),
-        load_rooms=lambda: MobileNetRoomModel(resolve_rooms(settings)[-1], "cpu"),
-        load_quality=lambda: IqaModel(resolve_quality(settings)[-1], "cpu"),
+        device="cpu", batch_size=8, shots=ShotModel(resolve_shots(), "cpu"),
+        load_rooms=lambda: MobileNetRoomModel(resolve_rooms()[-1], "cpu"),
+        load_quality=lambda: IqaModel(resolve_quality()[-1], "cpu"),
     )
 
 
@@ -121,7 +119,7 @@ def test_the_reports_hold_values_tables_and_pictures(decoded_pass: tuple[VideoPa
     assert all(isinstance(row["frames"], Image.Image) for row in rooms.metadata["segments"])
     assert len(rooms.table) == rooms.metadata["segment_count"] == len(segments)
 
-    quality_model = IqaModel(resolve_quality(ModelSettings())[-1], "cpu")
+    quality_model = IqaModel(resolve_quality()[-1], "cpu")
     scores = quality_report(passes, [video["shots"]], quality_model, "cpu", 2.0)
     assert [r["frame"] for r in scores.value["frames"]] == [s.index for s in result.decoded.sampled]
     assert all(0 <= r["score"] <= 1 for r in scores.value["frames"])
