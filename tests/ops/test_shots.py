@@ -30,21 +30,21 @@ def test_streamed_windows_match_the_package_predictions(
 
 
 def test_bf16_cuts_match_the_package_within_one_frame(source_video: Path, tmp_path: Path, record_property) -> None:
-    """The fast path the pipeline takes on bf16 hardware: 2000 frames where bf16 is native, two
-    100-frame windows where it is emulated (minutes per window on 2 cores)."""
+    """The fast path the pipeline takes on bf16 hardware: 2000 frames where bf16 is native; where it is
+    emulated (about 30 s per 100-frame window on 2 AVX2 cores), one window: 50 frames holding two cuts."""
     native = bf16_native("cpu")
-    count = 2000 if native else 100
+    start, count = (0, 2000) if native else (40, 50)
     record_property("bf16_input", f"{count} frames, bf16 {'native' if native else 'emulated'}")
     print(f"bf16 numerics on {count} frames (bf16 {'native' if native else 'emulated'} on this CPU)")
     model = ShotModel(resolve_shots(), "cpu", precision="bf16")
     assert model.precision == "bf16" and model.backend.name == "transnetv2"
-    frames = np.asarray(decode_video(source_video, "test.mp4", tmp_path).shot_stream()[:count])
+    frames = np.asarray(decode_video(source_video, "test.mp4", tmp_path).shot_stream()[start : start + count])
     probs = transition_probabilities(frames, model.predict_windows)
     theirs, _ = model.model.predict_frames(torch.from_numpy(frames.copy()), quiet=True)
     assert np.abs(probs - theirs.numpy().reshape(-1)).max() < 0.05
     ours = probabilities_to_shots(probs)
     reference = model.model.predictions_to_scenes(theirs.numpy().reshape(-1)).tolist()
-    assert len(ours) == len(reference) >= (40 if native else 2)
+    assert len(ours) == len(reference) >= (40 if native else 3)
     assert np.abs(np.array(ours) - np.array(reference)).max() <= 1
 
 
