@@ -23,8 +23,8 @@ def listing_lines(listing: Listing, property_id: str) -> tuple[str, list[str]]:
     if listing.square_feet is not None:
         facts.append(f"{listing.square_feet:,.0f} sq ft")
     lines = [" · ".join(facts)] if facts else []
-    if listing.property_type:
-        lines.append(listing.property_type)
+    if kind := listing.property_type:
+        lines.append(kind[0].upper() + kind[1:])  # "house" -> "House"; the rest as the user wrote it
     agent = " · ".join(part for part in (listing.agent.name, listing.agent.phone) if part)
     if agent:
         lines.append(agent)

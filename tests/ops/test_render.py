@@ -20,6 +20,7 @@ def test_title_lines_use_only_given_facts() -> None:
     headline, lines = listing_lines(Listing(address="1 Elm", price=500000, bedrooms=2), "p")
     assert headline == "1 Elm" and lines == ["$500,000 · 2 bed"]
     assert listing_lines(Listing(), "fallback-id") == ("fallback-id", [])
+    assert listing_lines(Listing(property_type="condo in DTLA"), "p")[1] == ["Condo in DTLA"]
 
 
 @pytest.mark.parametrize("with_music", [False, True])
