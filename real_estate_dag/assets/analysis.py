@@ -152,6 +152,7 @@ def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Stor
     started = time.perf_counter()
     if "video_frames" in selected:
         passes, entries = decode_videos(context, config, store, models, property_manifest["videos"])
+        verify_inputs(store, property_manifest)  # no video was replaced while it decoded
     else:
         entries = stored_value(context, io_manager, "video_frames")["videos"]
         passes = [stored_pass(models, context.log.info, entry["name"], decoded_video(store, entry))

@@ -131,6 +131,7 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
             yield from checks
             raise Failure("nothing was published: " + "; ".join(
                 f"check {c.check_name} failed: {c.metadata['problems'].value}" for c in failed), allow_retries=False)
+        verify_inputs(store, property_manifest)  # and the footage was not replaced while it rendered
         files = {result_name(aspect): rendered.path for aspect, rendered, _ in renders}
         try:
             files |= staged_tables(store, key, TABLES)
