@@ -152,7 +152,8 @@ def test_a_finished_run_is_announced_signed_with_results_after_retries(
     showcase = payload["result_urls"]["showcase_video"]
     assert showcase.startswith("file://") and showcase.endswith(f"results/elm-st/runs/{result.run_id}/showcase.mp4")
     assert Path(showcase.removeprefix("file://")).stat().st_size > 10_000
-    assert payload["result_urls"]["selected_clips"].endswith("work/elm-st/tables/clips.parquet")  # staged
+    assert payload["result_urls"]["result_set"].endswith("results/elm-st/current.json")
+    assert set(payload["result_urls"]) == {"showcase_video", "result_set"}  # staged tables are not announced
     assert payload["finished_at"] > 0
 
     # A tampered body or another secret does not verify.

@@ -28,7 +28,9 @@ class WebhookDeliveryError(RuntimeError):
 
 
 def run_results(instance: DagsterInstance, run_id: str) -> tuple[dict[str, str], str | None]:
-    """URL metadata of every asset the run materialised (showcase video, tables) and the property id."""
+    """The published results the run produced and the property id: the showcase's URL and its result set
+    (``result_set``: results/<key>/current.json, which names every published file with its URL). Tables
+    staged in work/ are intermediates until showcase_video publishes them, so they are not announced."""
     urls: dict[str, str] = {}
     property_id = None
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
@@ -37,9 +39,10 @@ def run_results(instance: DagsterInstance, run_id: str) -> tuple[dict[str, str],
         if materialization is None:
             continue
         name = materialization.asset_key.to_user_string()
-        for value in materialization.metadata.values():
-            if isinstance(value, UrlMetadataValue):
-                urls[name] = value.url
+        if name == "showcase_video":
+            for field, key in (("url", name), ("result_set", "result_set")):
+                if isinstance(value := materialization.metadata.get(field), UrlMetadataValue):
+                    urls[key] = value.url
         if name == "property_manifest" and "property_id" in materialization.metadata:
             property_id = str(materialization.metadata["property_id"].value)
     return urls, property_id
