@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,22 +34,33 @@ def configured_store() -> Store:
     return store_from_env().process_config_and_initialize()
 
 
-def build_manifest(property_id: str, source: Path, music: Path | None = None, listing: Path | None = None,
-                   target_duration_s: float | None = None, launch: str = "client") -> tuple[dict[str, Any], list[Path]]:
-    """The manifest for the videos directly inside ``source``; validated, errors name the flag or file."""
-    if not property_id or property_id != property_id.strip() or "/" in property_id or "\\" in property_id \
-            or property_id in (".", "..") or "\x00" in property_id:
-        raise ClientError(f"--property-id {property_id!r}: must be a name without slashes or surrounding spaces")
-    if len(property_id.encode()) > 255:
-        raise ClientError(f"--property-id: is {len(property_id.encode())} bytes in UTF-8; it names the upload "
+def build_manifest(property_id: str, source: Path, music: Path | None = None,
+                   listing: Path | Mapping[str, Any] | None = None, target_duration_s: float | None = None,
+                   launch: str = "client", *, videos: Sequence[str] | None = None,
+                   options: Mapping[str, Any] | None = None, folder: str | None = None
+                   ) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The manifest for ``videos`` (names inside ``source``; default: the videos directly inside it,
+    sorted) and the files to copy, by name in the upload folder; validated, errors name the flag or file.
+    ``listing`` is a JSON file or the facts themselves; ``folder`` (default: the property id) names the
+    upload folder."""
+    folder = property_id if folder is None else folder
+    if not folder or folder != folder.strip() or "/" in folder or "\\" in folder \
+            or folder in (".", "..") or "\x00" in folder:
+        raise ClientError(f"--property-id {folder!r}: must be a name without slashes or surrounding spaces")
+    if len(folder.encode()) > 255:
+        raise ClientError(f"--property-id: is {len(folder.encode())} bytes in UTF-8; it names the upload "
                           "folder, so at most 255")
     if not source.is_dir():
         raise ClientError(f"{source}: not a folder")
-    videos = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    if videos is None:
+        videos = sorted(p.name for p in source.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
     if not videos:
         raise ClientError(f"{source}: no videos ({' '.join(VIDEO_SUFFIXES)}) in this folder")
-    body: dict[str, Any] = {"property_id": property_id, "videos": [v.name for v in videos], "launch": launch}
-    files = list(videos)
+    files = {name: source / name for name in videos}
+    for file in files.values():
+        if not file.is_file():
+            raise ClientError(f"{file}: no such file")
+    body: dict[str, Any] = {"property_id": property_id, "videos": list(videos), "launch": launch}
     if music is not None:
         if not music.is_file():
             raise ClientError(f"--music {music}: no such file")
@@ -57,35 +69,43 @@ def build_manifest(property_id: str, source: Path, music: Path | None = None, li
         if music.name in body["videos"]:
             raise ClientError(f"--music {music}: has the same name as a video")
         body["music"] = music.name
-        files.append(music)
-    if listing is not None:
+        files[music.name] = music
+    if isinstance(listing, Mapping):
+        body["listing"] = dict(listing)
+    elif listing is not None:
         try:
             body["listing"] = json.loads(listing.read_text())
         except OSError as exc:
             raise ClientError(f"--listing {listing}: {exc.strerror}") from exc
         except ValueError as exc:
             raise ClientError(f"--listing {listing}: not valid JSON: {exc}") from exc
+    chosen = dict(options or {})
     if target_duration_s is not None:
-        body["options"] = {"target_duration_s": target_duration_s}
+        chosen["target_duration_s"] = target_duration_s
+    if chosen:
+        body["options"] = chosen
     try:
-        parse_manifest(json.dumps(body).encode(), file=f"{UPLOADS}/{property_id}/{MANIFEST}")
+        parse_manifest(json.dumps(body).encode(), file=f"{UPLOADS}/{folder}/{MANIFEST}")
     except ManifestError as exc:
         raise ClientError(str(exc)) from exc
     return body, files
 
 
 def upload_property(store: Store, property_id: str, source: Path, *, music: Path | None = None,
-                    listing: Path | None = None, target_duration_s: float | None = None,
-                    launch: str = "client") -> Upload:
-    """Copy the videos (and music) to ``uploads/<property_id>/`` and write ``manifest.json`` last."""
-    body, files = build_manifest(property_id, source, music, listing, target_duration_s, launch)
-    folder = f"{UPLOADS}/{property_id}"
+                    listing: Path | Mapping[str, Any] | None = None, target_duration_s: float | None = None,
+                    launch: str = "client", videos: Sequence[str] | None = None,
+                    options: Mapping[str, Any] | None = None, folder: str | None = None) -> Upload:
+    """Copy the videos (and music) to ``uploads/<folder>/`` and write ``manifest.json`` last."""
+    body, files = build_manifest(property_id, source, music, listing, target_duration_s, launch, videos=videos,
+                                 options=options, folder=folder)
+    name = property_id if folder is None else folder
+    prefix = f"{UPLOADS}/{name}"
     written = []
-    for file in files:
-        store.publish(file, f"{folder}/{file.name}")
-        written.append(f"{folder}/{file.name}")
+    for inside, file in files.items():
+        store.publish(file, f"{prefix}/{inside}")
+        written.append(f"{prefix}/{inside}")
     raw = json.dumps(body, indent=2).encode()
-    store.write_bytes(f"{folder}/{MANIFEST}", raw)
-    written.append(f"{folder}/{MANIFEST}")
-    return Upload(property_id=property_id, key=property_key(property_id), folder=folder, files=tuple(written),
+    store.write_bytes(f"{prefix}/{MANIFEST}", raw)
+    written.append(f"{prefix}/{MANIFEST}")
+    return Upload(property_id=property_id, key=property_key(name), folder=prefix, files=tuple(written),
                   manifest_sha256=hashlib.sha256(raw).hexdigest())
