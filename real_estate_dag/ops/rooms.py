@@ -25,6 +25,8 @@ ROOM_ORDER = {room: i for i, room in enumerate(
 # Probabilities are floored here before the log, so one frame the model is sure about cannot outweigh
 # any number of switch penalties.
 PROBABILITY_FLOOR = 1e-4
+# Path scores closer than this count as equal (sums along different paths round differently).
+SCORE_TIE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,9 @@ def room_path(log_evidence: np.ndarray, shot: np.ndarray, start_s: np.ndarray, e
             entry[t] = scores[before[t], rooms] - cumulative[t]
             entry_changes[t] = counts[before[t], rooms]
         while pointer <= t and end_s[t] - start_s[pointer] >= settings.min_dwell_s - EPSILON_S:
-            better = (entry[pointer] > run_max) | ((entry[pointer] == run_max) & (entry_changes[pointer] < run_changes))
+            score = entry[pointer]
+            better = (score > run_max + SCORE_TIE) | (
+                (score >= run_max - SCORE_TIE) & (entry_changes[pointer] < run_changes))
             run_max[better], run_changes[better], run_arg[better] = (
                 entry[pointer][better], entry_changes[pointer][better], pointer)
             pointer += 1
@@ -124,8 +128,8 @@ def room_path(log_evidence: np.ndarray, shot: np.ndarray, start_s: np.ndarray, e
 
 def _best(scores: np.ndarray, changes: np.ndarray) -> np.ndarray:
     """Per column, the row of the highest score; of equal scores the fewest changes, then the first row."""
-    top = scores.max(axis=0)
-    return np.where(scores == top, changes, np.iinfo(np.int64).max).argmin(axis=0)
+    tied = scores >= scores.max(axis=0) - SCORE_TIE
+    return np.where(tied, changes, np.iinfo(np.int64).max).argmin(axis=0)
 
 
 def label_segments(
