@@ -147,6 +147,7 @@ def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Stor
              io_manager: IOManager, property_manifest: dict):
     selected = {key.path[-1] for key in context.selected_asset_keys}
     key = context.partition_key
+    sequence = SequenceSettings(config.switch_penalty, config.cut_switch_penalty, config.min_dwell_s)
     device = registry.resolved_device()
     models = Models(
         device=device, batch_size=registry.batch_size,
@@ -179,7 +180,6 @@ def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Stor
         shots = [v["shots"] for v in stored_value(context, io_manager, "shot_boundaries")["videos"]]
     if models.rooms is not None:
         backend = models.rooms.backend
-        sequence = SequenceSettings(config.switch_penalty, config.cut_switch_penalty, config.min_dwell_s)
         report = rooms_report(passes, shots, backend.version_tag, device, sequence, seconds,
                               store.work_dir(key, "rooms"), work_prefix(key, "rooms"))
         store.save_dir(work_prefix(key, "rooms"))

@@ -35,6 +35,11 @@ class SequenceSettings:
     cut_switch_penalty: float = 1.0  # ... and at a cut
     min_dwell_s: float = 3.0  # shortest run of one room inside a take, unless it is the whole shot
 
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not value >= 0:
+                raise ValueError(f"room sequence setting {name!r} must be a number at least 0, not {value}")
+
 
 @dataclass(frozen=True)
 class Segment:

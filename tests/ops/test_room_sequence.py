@@ -89,6 +89,14 @@ def test_the_path_is_deterministic_and_ties_break_stably() -> None:
     assert runs(path_of(tie, cuts=(10,), settings=SequenceSettings(cut_switch_penalty=0.0))) == [(0, 19, BEDROOM)]
 
 
+@pytest.mark.parametrize("field", ["switch_penalty", "cut_switch_penalty", "min_dwell_s"])
+def test_a_negative_setting_is_refused_by_name(field: str) -> None:
+    with pytest.raises(ValueError, match=rf"^room sequence setting '{field}' must be a number at least 0, not -1"):
+        SequenceSettings(**{field: -1.0})
+    with pytest.raises(ValueError, match=rf"'{field}' must be a number at least 0, not nan"):
+        SequenceSettings(**{field: float("nan")})
+
+
 def brute_force(log_evidence: np.ndarray, shot: np.ndarray, settings: SequenceSettings, steps: int) -> float:
     """The best score over every labelling that keeps the dwell minimum (runs counted in samples)."""
     best = -np.inf
