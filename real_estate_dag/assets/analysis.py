@@ -36,6 +36,7 @@ from real_estate_dag.ops.analysis import DecodeSettings, Models, VideoPass, deco
 from real_estate_dag.ops.probe import MediaError
 from real_estate_dag.ops.progress import counted
 from real_estate_dag.ops.reports import frames_report, quality_report, rooms_report, shots_report
+from real_estate_dag.ops.rooms import SequenceSettings
 from real_estate_dag.resources.store import Store, work_prefix
 from real_estate_dag.retries import transient_retries
 
@@ -57,9 +58,10 @@ SHOTS = analysis_out(
 ROOMS = analysis_out(
     "room_labels",
     kinds={"pytorch", "parquet"},
-    code_version="rooms-v2",
-    description="Room type per segment (shots, split where the label changes inside a long take), "
-    "with confidence and top-3, from the room model's per-frame probabilities.",
+    code_version="rooms-v3",
+    description="Room type per segment (shots, split where the room changes inside a long take), "
+    "with confidence and top-3: a Viterbi path over each video's per-frame room probabilities, with a "
+    "switch penalty and a minimum dwell time; the per-frame probabilities and the path per video.",
 )
 QUALITY = analysis_out(
     "quality_scores",
@@ -77,8 +79,11 @@ class AnalysisConfig(Config):
     # wall-clock decode budget per video: this many seconds per second of footage, at least a minute
     decode_budget_factor: float = 5.0
     shot_threshold: float = 0.5
-    min_segment_s: float = 2.0
-    smoothing_window: int = 3
+    # the room sequence (ops.rooms): log-probability a change of room costs inside a take and at a cut,
+    # and the shortest run of one room inside a take unless it is the whole shot
+    switch_penalty: float = 6.0
+    cut_switch_penalty: float = 1.0
+    min_dwell_s: float = 3.0
 
 
 def stored_value(context: AssetExecutionContext, io_manager: IOManager, asset: str) -> Any:
@@ -142,6 +147,7 @@ def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Stor
              io_manager: IOManager, property_manifest: dict):
     selected = {key.path[-1] for key in context.selected_asset_keys}
     key = context.partition_key
+    sequence = SequenceSettings(config.switch_penalty, config.cut_switch_penalty, config.min_dwell_s)
     device = registry.resolved_device()
     models = Models(
         device=device, batch_size=registry.batch_size,
@@ -175,9 +181,8 @@ def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Stor
         shots = [v["shots"] for v in stored_value(context, io_manager, "shot_boundaries")["videos"]]
     if models.rooms is not None:
         backend = models.rooms.backend
-        report = rooms_report(passes, shots, backend.version_tag, device, config.min_segment_s,
-                              config.smoothing_window, seconds, store.work_dir(key, "rooms"),
-                              work_prefix(key, "rooms"))
+        report = rooms_report(passes, shots, backend.version_tag, device, sequence, seconds,
+                              store.work_dir(key, "rooms"), work_prefix(key, "rooms"))
         store.save_dir(work_prefix(key, "rooms"))
         results.append((report_result(store, key, "room_labels", report, "rooms", provenance(models.rooms)),
                         report.summary))

@@ -7,7 +7,7 @@ cell may hold an image, shown inline.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +19,17 @@ from real_estate_dag.ops import quality
 from real_estate_dag.ops.analysis import VideoPass
 from real_estate_dag.ops.decode import DecodedVideo
 from real_estate_dag.ops.progress import counted
-from real_estate_dag.ops.rooms import ROOM_TYPES, label_segments
+from real_estate_dag.ops.rooms import ROOM_TYPES, SequenceSettings, label_segments
 from real_estate_dag.ops.shots import probabilities_to_shots
 from real_estate_dag.ops.timecode import frame_end_time, frame_start_time, video_end_time
 from real_estate_dag.ops.visuals import (
     ClipMark,
+    RoomSequenceRow,
     ScoreSeries,
     TimelineRow,
     contact_sheet,
     pick_evenly,
+    room_sequence_plot,
     score_plot,
     shot_timeline,
     thumbnail_strip,
@@ -123,44 +125,49 @@ def segment_strip(decoded: DecodedVideo, samples: Sequence[int], count: int = 3)
 
 
 def rooms_report(passes: Sequence[VideoPass], shots: Sequence[list[list[int]]], backend: str, device: str,
-                 min_segment_s: float, smoothing_window: int, seconds: float, out_dir: Path,
-                 prefix: str) -> Report:
+                 settings: SequenceSettings, seconds: float, out_dir: Path, prefix: str) -> Report:
     """room_labels from each pass's sample probabilities and its video's shots; the embeddings are
     saved in ``out_dir``, which the store keeps under ``prefix``."""
     segments = []
     videos = []
+    plot_rows = []
     decoded_by_name = {}
     for index, (p, video_shots) in enumerate(zip(passes, shots, strict=True)):
         probs, embeddings = p.samples["room_probs"], p.samples["embeddings"]
         embeddings_file = f"{index:02d}-embeddings.npy"
         np.save(out_dir / embeddings_file, embeddings.astype(np.float16))
-        video_segments = label_segments(
-            p.name,
-            [tuple(s) for s in video_shots],
-            p.decoded.times(),
-            np.array([s.index for s in p.decoded.sampled]),
-            probs,
-            ROOM_TYPES,
-            min_segment_s=min_segment_s,
-            smoothing_window=smoothing_window,
-        )
-        segments.extend(s.to_dict() for s in video_segments)
+        times = p.decoded.times()
+        sequence = label_segments(p.name, [tuple(s) for s in video_shots], times,
+                                  np.array([s.index for s in p.decoded.sampled]), probs, ROOM_TYPES, settings)
+        segments.extend(s.to_dict() for s in sequence.segments)
         decoded_by_name[p.name] = p.decoded
         videos.append({"name": p.name, "embeddings": f"{prefix}/{embeddings_file}",
-                       "sample_probs": np.round(probs, 4).tolist()})
+                       "sample_probs": np.round(probs, 4).tolist(),
+                       "path": [ROOM_TYPES[i] if i >= 0 else None for i in sequence.path]})
+        top = probs.argmax(axis=1) if len(probs) else np.zeros(0, dtype=np.int64)
+        plot_rows.append(RoomSequenceRow(
+            p.name, video_end_time(times), np.array([s.time_s for s in p.decoded.sampled]), top,
+            probs[np.arange(len(probs)), top], sequence.path,
+            [frame_start_time(times, start) for start, _ in video_shots[1:]]))
     rows = [{"video": s["video"], "shot": s["shot"], "start_s": s["start_s"], "end_s": s["end_s"],
              "room": s["room"], "confidence": s["confidence"],
              "top3": ", ".join(f"{r} {p:.2f}" for r, p in s["top3"])} for s in segments]
     counts = {room: sum(1 for s in segments if s["room"] == room) for room in ROOM_TYPES}
     frames = sum(len(v["sample_probs"]) for v in videos)
     return Report(
-        value={"backend": backend, "rooms": list(ROOM_TYPES), "segments": segments, "videos": videos},
+        value={"backend": backend, "rooms": list(ROOM_TYPES), "sequence": asdict(settings), "segments": segments,
+               "videos": videos},
         summary=f"room_labels: {counted(len(videos), 'video')}, {frames} sampled frames, "
                 f"{counted(len(segments), 'segment')} in {seconds:.1f} s ({frames / seconds:.1f} frames/s), "
                 f"backend {backend} on {device}",
         metadata={
             "segment_count": len(segments),
             "rooms_found": ", ".join(f"{r}: {n}" for r, n in counts.items() if n) or "(none)",
+            "room_sequence": Picture(
+                room_sequence_plot(plot_rows, ROOM_TYPES), "room sequence", "PNG",
+                caption=f"Per video: each sampled frame's top room and its probability (bar height), the chosen "
+                f"path under it, cuts as dark lines (switch penalty {settings.switch_penalty:g}, at a cut "
+                f"{settings.cut_switch_penalty:g}, minimum dwell {settings.min_dwell_s:g} s)."),
             "segments": [
                 {"video": s["video"], "shot": s["shot"], "start_s": s["start_s"], "end_s": s["end_s"],
                  "room": s["room"], "confidence": s["confidence"],

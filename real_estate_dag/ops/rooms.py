@@ -1,7 +1,11 @@
-"""Room labels for shots: per sampled frame probabilities -> labelled segments.
+"""Room labels for shots: per sampled frame probabilities -> a room sequence -> labelled segments.
 
-A segment is a shot, split further where the smoothed room label changes inside a long take
-(a walkthrough often crosses several rooms without a cut).
+In a continuous take the room changes only when the camera goes through a doorway and stays, so the
+rooms of a video's sampled frames are chosen together, as the most likely path of a duration-aware
+hidden Markov model: each frame's room log-probability is its evidence, every change of room inside a
+take costs ``switch_penalty``, a change at a cut (which may well change the room) ``cut_switch_penalty``,
+and no room is held for less than ``min_dwell_s`` inside a take unless it fills the whole shot.
+A segment is a run of that path inside one shot (a segment never crosses a cut).
 """
 
 from dataclasses import asdict, dataclass
@@ -9,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from real_estate_dag.ops.signal import moving_average
-from real_estate_dag.ops.timecode import frame_end_time, frame_start_time
+from real_estate_dag.ops.timecode import EPSILON_S, frame_end_time, frame_start_time
 
 # Showcase order; "other" (halls, stairs, unrecognised) is used only to fill time.
 ROOM_TYPES = (
@@ -19,6 +22,23 @@ ROOM_TYPES = (
 ROOM_ORDER = {room: i for i, room in enumerate(
     ("exterior", "living_room", "kitchen", "dining_room", "bedroom", "bathroom", "other", "outdoor")
 )}
+# Probabilities are floored here before the log, so one frame the model is sure about cannot outweigh
+# any number of switch penalties.
+PROBABILITY_FLOOR = 1e-4
+# Path scores closer than this count as equal (sums along different paths round differently).
+SCORE_TIE = 1e-9
+
+
+@dataclass(frozen=True)
+class SequenceSettings:
+    switch_penalty: float = 6.0  # log-probability a change of room inside a take costs
+    cut_switch_penalty: float = 1.0  # ... and at a cut
+    min_dwell_s: float = 3.0  # shortest run of one room inside a take, unless it is the whole shot
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not value >= 0:
+                raise ValueError(f"room sequence setting {name!r} must be a number at least 0, not {value}")
 
 
 @dataclass(frozen=True)
@@ -38,11 +58,83 @@ class Segment:
         return asdict(self)
 
 
-def smooth_labels(probs: np.ndarray, window: int) -> np.ndarray:
-    """Per-sample argmax of the room probabilities averaged over a centred window."""
-    if len(probs) == 0:
+@dataclass(frozen=True)
+class RoomSequence:
+    """One video's labels: its segments and, per sampled frame, the room index of the chosen path
+    (-1 for a frame inside a transition between shots, which no shot holds)."""
+
+    segments: list[Segment]
+    path: np.ndarray
+
+
+def room_path(log_evidence: np.ndarray, shot: np.ndarray, start_s: np.ndarray, end_s: np.ndarray,
+              settings: SequenceSettings) -> np.ndarray:
+    """The most likely room index of each of N frames (Viterbi over runs of one room).
+
+    ``log_evidence`` (N, K) holds each frame's room log-probabilities, ``shot`` (N,) the shot of each
+    frame (non-decreasing), and frame i covers ``[start_s[i], end_s[i])`` seconds, so a run of frames
+    u..t lasts ``end_s[t] - start_s[u]``. Maximises the summed evidence less the switch penalties, with
+    every run inside a shot at least ``min_dwell_s`` long unless it is the whole shot. Of equally good
+    paths it takes the one with fewer changes of room, then the longer earlier runs, then the lower
+    room index.
+    """
+    n, k = log_evidence.shape
+    if n == 0:
         return np.zeros(0, dtype=np.int64)
-    return moving_average(probs, window).argmax(axis=1)
+    cumulative = np.vstack([np.zeros(k), np.cumsum(log_evidence, axis=0)])
+    opens = np.r_[True, shot[1:] != shot[:-1]]
+    closes = np.r_[shot[1:] != shot[:-1], True]
+    change = ~np.eye(k, dtype=bool)  # [from, to]
+    inside = np.where(change, -settings.switch_penalty, -np.inf)  # a run is never followed by its own room
+    at_cut = np.where(change, -settings.cut_switch_penalty, 0.0)
+    rooms = np.arange(k)
+    # for a run of room k ending at frame t: the best score of frames 0..t, its number of changes of
+    # room and where the run starts
+    best, changes = np.full((n, k), -np.inf), np.zeros((n, k), dtype=np.int64)
+    run_start = np.zeros((n, k), dtype=np.int64)
+    # for a run of room k starting at frame u: the best score before it less cumulative[u], its number
+    # of changes and the room of the run before it
+    entry, entry_changes = np.full((n, k), -np.inf), np.zeros((n, k), dtype=np.int64)
+    before = np.zeros((n, k), dtype=np.int64)
+    shot_start = pointer = 0
+    run_max, run_changes, run_arg = np.full(k, -np.inf), np.zeros(k, dtype=np.int64), np.zeros(k, dtype=np.int64)
+    for t in range(n):
+        if opens[t]:
+            shot_start = pointer = t
+            run_max, run_changes, run_arg = np.full(k, -np.inf), np.zeros(k, dtype=np.int64), np.full(k, t)
+        if t == 0:
+            entry[t], before[t] = 0.0, rooms
+        else:
+            scores = best[t - 1][:, None] + (at_cut if opens[t] else inside)
+            counts = changes[t - 1][:, None] + change
+            before[t] = _best(scores, counts)
+            entry[t] = scores[before[t], rooms] - cumulative[t]
+            entry_changes[t] = counts[before[t], rooms]
+        while pointer <= t and end_s[t] - start_s[pointer] >= settings.min_dwell_s - EPSILON_S:
+            score = entry[pointer]
+            better = (score > run_max + SCORE_TIE) | (
+                (score >= run_max - SCORE_TIE) & (entry_changes[pointer] < run_changes))
+            run_max[better], run_changes[better], run_arg[better] = (
+                entry[pointer][better], entry_changes[pointer][better], pointer)
+            pointer += 1
+        if pointer > shot_start:
+            best[t], changes[t], run_start[t] = run_max + cumulative[t + 1], run_changes, run_arg
+        elif closes[t]:  # a shot shorter than the dwell minimum: one room for all of it
+            best[t], changes[t] = entry[shot_start] + cumulative[t + 1], entry_changes[shot_start]
+            run_start[t] = shot_start
+    path = np.empty(n, dtype=np.int64)
+    t, room = n - 1, int(_best(best[n - 1][:, None], changes[n - 1][:, None])[0])
+    while t >= 0:
+        u = int(run_start[t, room])
+        path[u : t + 1] = room
+        t, room = u - 1, int(before[u, room])
+    return path
+
+
+def _best(scores: np.ndarray, changes: np.ndarray) -> np.ndarray:
+    """Per column, the row of the highest score; of equal scores the fewest changes, then the first row."""
+    tied = scores >= scores.max(axis=0) - SCORE_TIE
+    return np.where(tied, changes, np.iinfo(np.int64).max).argmin(axis=0)
 
 
 def label_segments(
@@ -52,30 +144,45 @@ def label_segments(
     sample_frames: np.ndarray,
     sample_probs: np.ndarray,
     rooms: tuple[str, ...] = ROOM_TYPES,
-    *,
-    min_segment_s: float = 2.0,
-    smoothing_window: int = 3,
-) -> list[Segment]:
-    """Label each shot, splitting it where the room changes for at least ``min_segment_s``.
+    settings: SequenceSettings = SequenceSettings(),
+) -> RoomSequence:
+    """Label each shot by the video's room path, split where the path changes room.
 
     ``sample_frames`` are the frame indices of the sampled frames and ``sample_probs`` their room
     probabilities (one row per sample, columns in ``rooms`` order).
     """
-    segments: list[Segment] = []
-    for shot_index, (start, end) in enumerate(shots):
+    members = []  # per shot, the samples that label it
+    for start, end in shots:
         inside = np.flatnonzero((sample_frames >= start) & (sample_frames <= end))
         if len(inside) == 0:
             # A shot shorter than the sampling interval: label it from the nearest sample.
-            nearest = int(np.abs(sample_frames - (start + end) / 2).argmin())
-            inside = np.array([nearest])
-        labels = smooth_labels(sample_probs[inside], smoothing_window)
-        runs = _merge_short_runs(_runs(labels), sample_frames[inside], frame_times, min_segment_s)
-        for run_start, run_end in runs:
-            members = inside[run_start:run_end]
-            seg_start = start if run_start == 0 else int(sample_frames[members[0]])
+            inside = np.array([int(np.abs(sample_frames - (start + end) / 2).argmin())])
+        members.append(inside)
+    order = np.concatenate(members) if members else np.zeros(0, dtype=np.int64)
+    shot_of = np.concatenate([np.full(len(m), i) for i, m in enumerate(members)]) if members else order
+    start_s, end_s = np.empty(len(order)), np.empty(len(order))
+    offset = 0
+    for (start, end), inside in zip(shots, members, strict=True):
+        times = frame_times[sample_frames[inside]]
+        start_s[offset : offset + len(inside)] = np.r_[frame_start_time(frame_times, start), times[1:]]
+        end_s[offset : offset + len(inside)] = np.r_[times[1:], frame_end_time(frame_times, end)]
+        offset += len(inside)
+    evidence = np.log(np.maximum(sample_probs[order], PROBABILITY_FLOOR))
+    chosen = room_path(evidence, shot_of, start_s, end_s, settings)
+    path = np.full(len(sample_frames), -1, dtype=np.int64)
+    segments: list[Segment] = []
+    offset = 0
+    for shot_index, ((start, end), inside) in enumerate(zip(shots, members, strict=True)):
+        labels = chosen[offset : offset + len(inside)]
+        offset += len(inside)
+        held = (sample_frames[inside] >= start) & (sample_frames[inside] <= end)
+        path[inside[held]] = labels[held]
+        for run_start, run_end, room in _runs(labels):
+            run = inside[run_start:run_end]
+            seg_start = start if run_start == 0 else int(sample_frames[run[0]])
             seg_end = end if run_end == len(inside) else int(sample_frames[inside[run_end]]) - 1
-            mean = sample_probs[members].mean(axis=0)
-            order = np.argsort(-mean)
+            mean = sample_probs[run].mean(axis=0)
+            top = np.argsort(-mean, kind="stable")
             segments.append(
                 Segment(
                     video=video,
@@ -84,13 +191,13 @@ def label_segments(
                     end_frame=seg_end,
                     start_s=round(frame_start_time(frame_times, seg_start), 3),
                     end_s=round(frame_end_time(frame_times, seg_end), 3),
-                    room=rooms[order[0]],
-                    confidence=round(float(mean[order[0]]), 4),
-                    top3=tuple((rooms[i], round(float(mean[i]), 4)) for i in order[:3]),
-                    samples=tuple(int(i) for i in members),
+                    room=rooms[room],
+                    confidence=round(float(mean[room]), 4),
+                    top3=tuple((rooms[i], round(float(mean[i]), 4)) for i in top[:3]),
+                    samples=tuple(int(i) for i in run),
                 )
             )
-    return segments
+    return RoomSequence(segments, path)
 
 
 def _runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
@@ -102,22 +209,3 @@ def _runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
             runs.append((start, i, int(labels[start])))
             start = i
     return runs
-
-
-def _merge_short_runs(
-    runs: list[tuple[int, int, int]], frames: np.ndarray, frame_times: np.ndarray, min_s: float
-) -> list[tuple[int, int]]:
-    """Fold runs shorter than ``min_s`` seconds into the previous run (or the next, at the start)."""
-    def seconds(run: tuple[int, int, int]) -> float:
-        last = frames[run[1]] if run[1] < len(frames) else frames[run[1] - 1]
-        return float(frame_times[last] - frame_times[frames[run[0]]])
-
-    merged: list[tuple[int, int, int]] = []
-    for run in runs:
-        if merged and (seconds(run) < min_s or merged[-1][2] == run[2]):
-            merged[-1] = (merged[-1][0], run[1], merged[-1][2])
-        elif merged and seconds(merged[-1]) < min_s:
-            merged[-1] = (merged[-1][0], run[1], run[2])
-        else:
-            merged.append(run)
-    return [(start, end) for start, end, _ in merged]

@@ -28,6 +28,9 @@ GRID = (225, 228, 232)
 SHOT_COLOURS = ((47, 110, 186), (110, 168, 230))  # alternate so neighbouring shots stay apart
 CURVE = (214, 69, 65)
 MARK = (255, 222, 150)
+# One per room type, in ops.rooms.ROOM_TYPES order (colour-blind safe: Okabe-Ito, then grey)
+ROOM_COLOURS = ((0, 114, 178), (230, 159, 0), (213, 94, 0), (204, 121, 167), (86, 180, 233), (0, 158, 115),
+                (240, 228, 66), (150, 150, 150))
 MARGIN = 8
 T = TypeVar("T")
 
@@ -227,6 +230,58 @@ def score_plot(series: Sequence[ScoreSeries], marks: Sequence[ClipMark] = (), wi
                 draw.line(points, fill=CURVE, width=2)
             for px, py in points:
                 draw.ellipse([px - 1.5, py - 1.5, px + 1.5, py + 1.5], fill=CURVE)
+    return image
+
+
+@dataclass(frozen=True)
+class RoomSequenceRow:
+    """One video's room sequence: per sampled frame its time, the room the model ranks first and that
+    room's probability, and the room of the chosen path (-1 where no shot holds the frame)."""
+
+    name: str
+    duration_s: float
+    times_s: np.ndarray
+    top: np.ndarray
+    confidence: np.ndarray
+    path: np.ndarray
+    cuts_s: Sequence[float]
+
+
+def room_sequence_plot(rows: Sequence[RoomSequenceRow], rooms: Sequence[str], width: int = 960) -> Image.Image:
+    """Per video, over its duration: a bar per sampled frame in the colour of the model's top room, as
+    tall as its probability, and under it the chosen path as a band of room colours; cuts are dark
+    lines through both. A legend of the room colours closes the picture."""
+    if not rows:
+        raise ValueError("a room sequence plot needs at least one video")
+    title_h, lane_h, gap, axis_h, left = 18, 30, 4, 16, 44
+    row_h = title_h + 2 * lane_h + gap + axis_h + MARGIN
+    legend_h = 20
+    image = Image.new("RGB", (width, MARGIN + row_h * len(rows) + legend_h), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    small = font(10)
+    for r, row in enumerate(rows):
+        top = MARGIN + r * row_h
+        draw.text((MARGIN, top), f"{row.name}: {len(row.times_s)} sampled frames", font=font(12), fill=INK)
+        axis = _Axis(row.duration_s, left, width - MARGIN)
+        frames_top = top + title_h
+        path_top = frames_top + lane_h + gap
+        axis.draw_ticks(draw, frames_top, path_top + lane_h, path_top + lane_h + 2)
+        draw.text((MARGIN, frames_top + lane_h / 2 - 6), "model", font=small, fill=MUTED)
+        draw.text((MARGIN, path_top + lane_h / 2 - 6), "path", font=small, fill=MUTED)
+        ends = np.r_[np.asarray(row.times_s, dtype=np.float64)[1:], row.duration_s]
+        for start, end, room, p, chosen in zip(row.times_s, ends, row.top, row.confidence, row.path, strict=True):
+            x0, x1 = axis.x(float(start)), max(axis.x(float(start)) + 1, axis.x(float(end)))
+            bar = lane_h * min(max(float(p), 0.0), 1.0)
+            draw.rectangle([x0, frames_top + lane_h - bar, x1, frames_top + lane_h], fill=ROOM_COLOURS[int(room)])
+            if chosen >= 0:
+                draw.rectangle([x0, path_top, x1, path_top + lane_h], fill=ROOM_COLOURS[int(chosen)])
+        for cut in row.cuts_s:
+            draw.line([(axis.x(cut), frames_top), (axis.x(cut), path_top + lane_h)], fill=INK, width=2)
+    x, y = MARGIN, MARGIN + row_h * len(rows)
+    for i, room in enumerate(rooms):
+        draw.rectangle([x, y + 2, x + 12, y + 14], fill=ROOM_COLOURS[i])
+        draw.text((x + 16, y + 1), room, font=small, fill=INK)
+        x += 16 + round(draw.textlength(room, font=small)) + 14
     return image
 
 

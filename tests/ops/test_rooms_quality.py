@@ -99,7 +99,7 @@ def test_segments_split_a_long_take_where_the_room_changes() -> None:
     probs[5, bedroom], probs[5, kitchen] = 0.95, 0.0  # a single-sample flicker is smoothed away
     probs += 0.01
     probs /= probs.sum(axis=1, keepdims=True)
-    segments = label_segments("v.mp4", [(0, 399), (400, 499)], times, sample_frames, probs)
+    segments = label_segments("v.mp4", [(0, 399), (400, 499)], times, sample_frames, probs).segments
     assert [s.room for s in segments] == ["kitchen", "bedroom", "bedroom"]
     assert segments[0].start_frame == 0 and segments[0].end_frame + 1 == segments[1].start_frame
     assert 240 <= segments[1].start_frame <= 264
