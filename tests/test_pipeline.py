@@ -84,9 +84,9 @@ def test_metadata_records_counts_and_backends(pipeline) -> None:
 
 def test_metadata_pictures_are_embedded_small_images(pipeline) -> None:
     _, result, _ = pipeline
-    pictures = {"video_frames": ["contact_sheet"], "shot_boundaries": ["timeline"], "room_labels": ["segments", "room_sequence"],
-                "quality_scores": ["score_plot"], "selected_clips": ["score_plot", "clip_frames"],
-                "showcase_video": ["poster"]}
+    pictures = {"video_frames": ["contact_sheet"], "shot_boundaries": ["timeline"],
+                "room_labels": ["segments", "room_sequence"], "quality_scores": ["score_plot"],
+                "selected_clips": ["score_plot", "clip_frames"], "showcase_video": ["poster"]}
     for asset, entries in pictures.items():
         meta = metadata(result, asset)
         for entry in entries:
