@@ -224,6 +224,57 @@ def cmd_models(args: argparse.Namespace) -> int:
     return prefetch.main(args.extra)
 
 
+def add_rooms(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    layout = "DIR/<room>/*.jpg, rooms named as the pipeline's room types (hallway counts as other)"
+    evaluate = actions.add_parser("eval", help="per-class recall, confusion matrix and balanced accuracy of the "
+                                  "room model (REDAG_* settings) on labelled photos", description=layout)
+    evaluate.add_argument("folder", type=Path, metavar="DIR")
+    fit = actions.add_parser("fit", help="fit a room head on the room model's embeddings of labelled photos",
+                             description=f"{layout}; use the head with REDAG_ROOM_HEAD=FILE")
+    fit.add_argument("folder", type=Path, metavar="DIR")
+    fit.add_argument("--out", type=Path, required=True, metavar="FILE", help="head file to write (.safetensors)")
+    fit.add_argument("--l2", type=float, help="L2 penalty (default: chosen by 5-fold cross-validation)")
+
+
+def photo_progress(done: int, total: int) -> None:
+    live = sys.stderr.isatty()
+    print(("\r\033[K" if live else "") + f"classified {done}/{total} photos", file=sys.stderr, flush=True,
+          end="" if live and done < total else "\n")
+
+
+def cmd_rooms(args: argparse.Namespace) -> int:
+    from real_estate_dag.gpu_resources.backends import MissingWeightsPackageError
+    from real_estate_dag.gpu_resources.registry import MODEL_SETTINGS
+    from real_estate_dag.gpu_resources.room_head import RoomHeadError, fit_head
+    from real_estate_dag.gpu_resources.weights_folder import WeightsMismatchError, sha256_file
+    from real_estate_dag.ops import room_eval
+
+    try:
+        photos = room_eval.labelled_photos(args.folder)
+        registry = MODEL_SETTINGS.from_env().process_config_and_initialize()
+        model = registry.room_model()
+        print(f"room model {model.backend.version_tag} on {model.device}"
+              + (f" (fell back from {model.fallback_from})" if model.fallback_from else ""))
+        if args.action == "eval":
+            print("\n".join(room_eval.evaluate(model, photos, registry.batch_size, photo_progress).report()))
+            return 0
+        embeddings, labels, classes = room_eval.embeddings_and_labels(model, photos, registry.batch_size,
+                                                                      photo_progress)
+        head = fit_head(embeddings, labels, classes, model.backend.backbone_tag, args.l2)
+        head.fit.update(source=args.folder.resolve().name,
+                        fitted_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        head.save(args.out)
+    except (room_eval.LabelledFolderError, RoomHeadError, WeightsMismatchError, MissingWeightsPackageError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    for key, value in head.fit.items():
+        print(f"{key}: {value}")
+    print(f"wrote {args.out} (sha256 {sha256_file(args.out)}, {len(classes)} classes on {head.backbone}); "
+          f"use it with REDAG_ROOM_HEAD={args.out}")
+    return 0
+
+
 @dataclass(frozen=True)
 class Command:
     name: str
@@ -241,6 +292,8 @@ COMMANDS = [
     Command("rerun", "re-materialise a property from one asset downstream", add_rerun, cmd_rerun),
     Command("models", "pre-fetch model weights into a folder, or verify their digests", add_models, cmd_models,
             webserver=False),
+    Command("rooms", "measure the room model on labelled photos (eval) or fit a head from them (fit)", add_rooms,
+            cmd_rooms, webserver=False),
 ]
 
 

@@ -10,7 +10,7 @@ import importlib.util
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Protocol
@@ -22,6 +22,14 @@ from PIL import Image
 from real_estate_dag.gpu_resources.batching import run_batched
 from real_estate_dag.gpu_resources.device import thread_plan, torch_threads
 from real_estate_dag.gpu_resources.room_evidence import EVIDENCE
+from real_estate_dag.gpu_resources.room_head import (
+    PACKAGED_HEAD,
+    PACKAGED_HEAD_SHA256,
+    RoomHead,
+    RoomHeadError,
+    head_backbone,
+    load_head,
+)
 from real_estate_dag.gpu_resources.weights_folder import WeightsMismatchError, entry, sha256_file
 from real_estate_dag.ops.rooms import ROOM_TYPES
 from real_estate_dag.ops.shots import ShotStream
@@ -101,10 +109,16 @@ class Backend:
     weights: str  # a local file or folder, a hub tag, or the packaged file's source
     digest: str
     packaged: PackagedWeights | None = None
+    head: str = ""  # a room head file on top of this backbone (room_head.py), "" for none
+    head_digest: str = ""
+
+    @property
+    def backbone_tag(self) -> str:
+        return f"{self.name}@{self.digest[:12]}"
 
     @property
     def version_tag(self) -> str:
-        return f"{self.name}@{self.digest[:12]}"
+        return self.backbone_tag + (f"+head@{self.head_digest[:12]}" if self.head else "")
 
     def weights_file(self) -> Path:
         """The local weights file: a packaged one is located and checked only now, when a model loads."""
@@ -171,8 +185,9 @@ def resolve_shots(models_dir: str = "") -> Backend:
 
 
 def resolve_rooms(clip_model: str = "ViT-B-32", clip_pretrained: str = "", clip_weights: str = "",
-                  models_dir: str = "") -> list[Backend]:
-    """Room backends in preference order; the offline ImageNet backend is always last."""
+                  models_dir: str = "", head: str = "default") -> list[Backend]:
+    """Room backends in preference order, ``head`` on the one it was fitted on (``with_head``); the
+    offline ImageNet backend is always last."""
     candidates: list[Backend] = []
     if importlib.util.find_spec("open_clip") is not None:
         name = f"open_clip:{clip_model}"
@@ -189,7 +204,33 @@ def resolve_rooms(clip_model: str = "ViT-B-32", clip_pretrained: str = "", clip_
             candidates.append(Backend(ROOMS, name, clip_pretrained, _tag_digest(tag)))
     candidates.append(_packaged_or_folder(ROOMS, "mobilenet_v2_imagenet+evidence", models_dir, MOBILENET_KEY,
                                           MOBILENET_V2))
-    return candidates
+    return with_head(candidates, head)
+
+
+def with_head(candidates: list[Backend], head: str) -> list[Backend]:
+    """``default``: the packaged head (pinned digest) on the offline backend; ``none``: no head; else a
+    file from ``rooms fit``, on the candidate whose backbone it was fitted on."""
+    if head == "none":
+        return candidates
+    if head == "default":
+        path, digest, backbone = str(PACKAGED_HEAD), PACKAGED_HEAD_SHA256, candidates[-1].backbone_tag
+    else:
+        backbone = head_backbone(Path(head))
+        path, digest = head, digest_of(Path(head))
+    if backbone not in {b.backbone_tag for b in candidates}:
+        raise RoomHeadError(f"room head file {path} was fitted on {backbone}, but the room backends here are "
+                            f"{', '.join(b.backbone_tag for b in candidates)}")
+    return [replace(b, head=path, head_digest=digest) if b.backbone_tag == backbone else b for b in candidates]
+
+
+def backend_head(backend: Backend) -> RoomHead | None:
+    """The backend's head, loaded now; the packaged one is checked against its pinned sha256."""
+    if not backend.head:
+        return None
+    if backend.head == str(PACKAGED_HEAD) and digest_of(PACKAGED_HEAD) != PACKAGED_HEAD_SHA256:
+        raise WeightsMismatchError(f"{PACKAGED_HEAD}: sha256 {digest_of(PACKAGED_HEAD)} differs from the pinned "
+                                   f"{PACKAGED_HEAD_SHA256}; reinstall real-estate-dag")
+    return load_head(Path(backend.head))
 
 
 def resolve_quality(iqa_metric: str = "piqe", models_dir: str = "") -> list[Backend]:
@@ -318,6 +359,7 @@ class MobileNetRoomModel(LoadedModel):
             for cls in set(classes):
                 self.evidence[index[cls], ROOM_TYPES.index(room)] = 1.0
         self.evidence = self.evidence.to(device)
+        self.head = backend_head(backend)
 
     @torch.inference_mode()
     def classify(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
@@ -327,9 +369,9 @@ class MobileNetRoomModel(LoadedModel):
         class_probs = self.model.classifier(features).softmax(dim=1)
         room_mass = class_probs @ self.evidence
         room_mass[:, ROOM_TYPES.index("other")] = OTHER_PRIOR
-        probs = room_mass / room_mass.sum(dim=1, keepdim=True)
-        embeddings = torch.nn.functional.normalize(features, dim=1)
-        return probs.cpu().numpy(), embeddings.cpu().numpy()
+        probs = (room_mass / room_mass.sum(dim=1, keepdim=True)).cpu().numpy()
+        embeddings = torch.nn.functional.normalize(features, dim=1).cpu().numpy()
+        return (self.head.apply(probs, embeddings) if self.head else probs), embeddings
 
 
 def fold_batch_norms(module: torch.nn.Module) -> torch.nn.Module:
@@ -366,13 +408,15 @@ class ClipRoomModel(LoadedModel):
                 encoded = torch.nn.functional.normalize(self.model.encode_text(tokens), dim=-1)
                 text_features.append(torch.nn.functional.normalize(encoded.mean(dim=0), dim=-1))
             self.text_features = torch.stack(text_features)
+        self.head = backend_head(backend)
 
     @torch.inference_mode()
     def classify(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]:
         x = torch.stack([self.preprocess(image) for image in images]).to(self.device)
         features = torch.nn.functional.normalize(self.model.encode_image(x), dim=-1)
-        probs = (100.0 * features @ self.text_features.T).softmax(dim=-1)
-        return probs.float().cpu().numpy(), features.float().cpu().numpy()
+        probs = (100.0 * features @ self.text_features.T).softmax(dim=-1).float().cpu().numpy()
+        embeddings = features.float().cpu().numpy()
+        return (self.head.apply(probs, embeddings) if self.head else probs), embeddings
 
 
 class IqaModel(LoadedModel):

@@ -67,6 +67,8 @@ class ModelRegistry(ConfigurableResource):
     clip_model: str = Field(default="ViT-B-32", description="open_clip model of the preferred room backend")
     clip_pretrained: str = Field(default="", description="open_clip pretrained tag (needs the model hub)")
     clip_weights: str = Field(default="", description="a local open_clip checkpoint (air-gapped workers)")
+    room_head: str = Field(default="default", description="head on the room backbone's embeddings: default (the "
+                           "packaged one, offline backend), none, or a file from `real-estate-dag rooms fit`")
     iqa_metric: str = Field(default="piqe", description="pyiqa metric; others than piqe need their weights")
     batch_size: int = Field(default=32, description="sampled frames per room/quality inference batch")
     models_dir: str = Field(default="", description="prefetched weights folder, used before package files")
@@ -75,7 +77,8 @@ class ModelRegistry(ConfigurableResource):
         return resolve_shots(self.models_dir)
 
     def room_backends(self) -> list[Backend]:
-        return resolve_rooms(self.clip_model, self.clip_pretrained, self.clip_weights, self.models_dir)
+        return resolve_rooms(self.clip_model, self.clip_pretrained, self.clip_weights, self.models_dir,
+                             self.room_head)
 
     def quality_backends(self) -> list[Backend]:
         return resolve_quality(self.iqa_metric, self.models_dir)
@@ -125,6 +128,7 @@ MODEL_SETTINGS = Settings(ModelRegistry, {
     "clip_model": "REDAG_CLIP_MODEL",
     "clip_pretrained": "REDAG_CLIP_PRETRAINED",
     "clip_weights": "REDAG_CLIP_WEIGHTS",
+    "room_head": "REDAG_ROOM_HEAD",
     "iqa_metric": "REDAG_IQA_METRIC",
     "batch_size": "REDAG_BATCH_SIZE",
     "models_dir": "REDAG_MODELS_DIR",
