@@ -20,9 +20,6 @@ class PictureBox:
     width: int
     height: int
 
-    def is_full(self, width: int, height: int) -> bool:
-        return (self.x, self.y, self.width, self.height) == (0, 0, width, height)
-
 
 class BarProfile:
     """Per row and per column of each sampled frame, its 95th percentile of luma, gathered while the
@@ -64,7 +61,6 @@ def _bars(profiles: np.ndarray, threshold: float, share: float) -> tuple[int, in
 def _edges(start: int, end: int, sample_size: int, size: int) -> tuple[int, int]:
     """The picture's first and past-the-end line in a frame of ``size`` lines; a side with a bar gives
     up one more sampled line, where scaling blends the bar into the picture."""
-    scale = size / sample_size
-    first = int(np.ceil((start + (start > 0)) * scale))
-    last = int(np.floor((sample_size - end - (end > 0)) * scale))
+    first = -(-(start + (start > 0)) * size // sample_size)  # rounded up, in integers: no bar gives 0
+    last = (sample_size - end - (end > 0)) * size // sample_size  # and no bar gives size
     return first, max(first, last)

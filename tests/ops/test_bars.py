@@ -65,3 +65,11 @@ def test_bars_are_found_and_the_render_frames_the_picture_inside_them(
     print(f"edge luma (top, bottom, left, right): framed {edge_luma(framed)}, uncropped {edge_luma(uncropped)}")
     assert min(edge_luma(uncropped)) < 8  # without the crop the bars show
     assert min(edge_luma(framed)) > 30
+
+
+def test_a_picture_without_bars_keeps_its_whole_frame(source_video: Path, tmp_path: Path) -> None:
+    """The footage with its pillars cut off, stretched to a phone's 478x850 portrait frame."""
+    clip = tmp_path / "portrait.mp4"
+    ffmpeg("-ss", "18.4", "-t", "4", "-i", str(source_video), "-vf", "crop=112:90:24:0,scale=478:850,setsar=1",
+           "-c:v", "libx264", "-preset", "veryfast", "-an", str(clip))
+    assert decode_video(clip, "portrait.mp4", tmp_path / "d").picture == PictureBox(0, 0, 478, 850)
