@@ -116,8 +116,8 @@ def shots_report(passes: Sequence[VideoPass], cuts: CutSettings, backend: str, d
     return Report(
         value={"backend": backend, "cuts": asdict(cuts), "videos": videos},
         summary=f"shot_boundaries: {counted(len(videos), 'video')}, {frame_total} frames, "
-                f"{counted(len(rows), 'shot')} ({content_cuts} cuts confirmed by the content score) in "
-                f"{seconds:.1f} s ({frame_total / seconds:.0f} frames/s), backend {backend} on {device}",
+                f"{counted(len(rows), 'shot')} in {seconds:.1f} s ({frame_total / seconds:.0f} frames/s), "
+                f"backend {backend} on {device}; {content_cuts} of the cuts confirmed by the content score",
         metadata={
             "shot_count": len(rows),
             "content_cuts": content_cuts,
