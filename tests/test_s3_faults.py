@@ -210,7 +210,7 @@ def test_steps_fail_past_client_retries_then_dagster_retries_them(endpoint: str,
     showcase.write_bytes(raw(store, endpoint, current_file(store, "fault-ln", "showcase.mp4")))
     rendered = inspect_video(showcase)
     assert (rendered.width, rendered.height, rendered.video_codec, rendered.audio_codec) == (1920, 1080, "h264", "aac")
-    assert rendered.duration_s > 5
+    assert rendered.duration_s > 4  # title card and the clips of the 12 s montage that are 2 s or longer
     assert uploads(store, endpoint) == uploads_before
 
 

@@ -104,7 +104,7 @@ def test_presigned_url_downloads_a_playable_showcase(finished, endpoint: str, tm
         assert audio.codec_context.name == "aac"
         assert container.duration / 1e6 == pytest.approx(meta["duration_s"], abs=0.1)
         decoded = sum(1 for _ in container.decode(video))
-    assert decoded >= 25 * 8  # the whole file decodes: seconds of video, not a truncated object
+    assert decoded >= 29 * meta["duration_s"] > 29 * 3  # the whole file decodes, not a truncated object
 
 
 def test_another_machine_continues_from_the_store(finished, tmp_path: Path) -> None:

@@ -55,7 +55,8 @@ def upstream(root: Path, footage: dict[str, Path], music: str | None, showcase_s
                        "fingerprint": fingerprint(folder / music)} if music else None}
     clips = {"clips": [{"video": "walk.mp4", "in_s": 0.5, "duration_s": 3.0},
                        {"video": "walk.mp4", "in_s": 4.0, "duration_s": 3.0}],
-             "params": {"title_s": 1.0, "crossfade_s": 0.5, "min_clip_s": 2.0}, "showcase_s": showcase_s}
+             "params": {"title_s": 1.0, "crossfade_s": 0.5, "min_clip_s": 2.0}, "showcase_s": showcase_s,
+             "pictures": {"walk.mp4": {"x": 0, "y": 0, "width": 160, "height": 90}}}
 
     @asset(name="property_manifest", partitions_def=property_partitions)
     def manifest_stand_in(context: AssetExecutionContext, store: Store) -> dict:

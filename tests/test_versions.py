@@ -51,7 +51,7 @@ def test_code_versions_are_the_same_on_a_cpu_and_a_gpu_worker() -> None:
     cpu = loaded_versions(REDAG_DEVICE="cpu", REDAG_SHOT_PRECISION="auto")
     gpu = loaded_versions(REDAG_DEVICE="cuda", REDAG_SHOT_PRECISION="fp32", ONEDNN_MAX_CPU_ISA="AVX2")
     assert cpu == gpu
-    assert cpu["shot_boundaries"] == f"shots-v1+transnetv2@{TRANSNETV2.sha256[:12]}"
+    assert cpu["shot_boundaries"] == f"shots-v2+transnetv2@{TRANSNETV2.sha256[:12]}"
 
 
 def test_a_model_setting_changes_exactly_its_assets_versions(tmp_path: Path) -> None:

@@ -37,23 +37,25 @@ from real_estate_dag.ops.probe import MediaError
 from real_estate_dag.ops.progress import counted
 from real_estate_dag.ops.reports import frames_report, quality_report, rooms_report, shots_report
 from real_estate_dag.ops.rooms import SequenceSettings
+from real_estate_dag.ops.shots import CutSettings
 from real_estate_dag.resources.store import Store, work_prefix
 from real_estate_dag.retries import transient_retries
 
 FRAMES = analysis_out(
     "video_frames",
     kinds={"python", "numpy"},
-    code_version="frames-v2",
+    code_version="frames-v3",
     description="Each video decoded once: every frame at 48x27 for shot detection, plus sampled "
     "frames (2 fps, short side 224 px) as JPEGs for room labels and quality, saved in the store under "
-    "work/<property>/frames/.",
+    "work/<property>/frames/; the picture's box inside any black bars burned into the source.",
 )
 SHOTS = analysis_out(
     "shot_boundaries",
     kinds={"pytorch", "parquet"},
-    code_version="shots-v1",
-    description="Shots per video from TransNetV2 transition probabilities: [start, end] frames "
-    "(inclusive) and seconds.",
+    code_version="shots-v2",
+    description="Shots per video from TransNetV2 transition probabilities, with hard cuts it scores "
+    "low confirmed by a content-change score of the same 48x27 frames: [start, end] frames (inclusive) "
+    "and seconds.",
 )
 ROOMS = analysis_out(
     "room_labels",
@@ -79,6 +81,11 @@ class AnalysisConfig(Config):
     # wall-clock decode budget per video: this many seconds per second of footage, at least a minute
     decode_budget_factor: float = 5.0
     shot_threshold: float = 0.5
+    # a hard cut TransNetV2 scores under shot_threshold: above this probability, and a colour change of
+    # at least shot_content_min that is shot_content_ratio times the mean change of the frames around it
+    shot_low_threshold: float = 0.01
+    shot_content_ratio: float = 2.8
+    shot_content_min: float = 20.0
     # the room sequence (ops.rooms): log-probability a change of room costs inside a take and at a cut,
     # and the shortest run of one room inside a take unless it is the whole shot
     switch_penalty: float = 6.0
@@ -171,7 +178,9 @@ def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Stor
     shots: list[list[list[int]]] = []
     if models.shots is not None:
         backend = models.shots.backend
-        report = shots_report(passes, config.shot_threshold, backend.version_tag, models.shots.device, seconds,
+        cuts = CutSettings(config.shot_threshold, config.shot_low_threshold, config.shot_content_ratio,
+                           config.shot_content_min)
+        report = shots_report(passes, cuts, backend.version_tag, models.shots.device, seconds,
                               store.work_dir(key, "shots"))
         store.save_dir(work_prefix(key, "shots"))
         results.append((report_result(store, key, "shot_boundaries", report, "shots",

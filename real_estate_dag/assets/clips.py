@@ -101,6 +101,8 @@ def _select(context: AssetExecutionContext, config: SelectionConfig, store: Stor
             "shortfall_s": selection.shortfall_s,
             "dropped_duplicates": selection.dropped_duplicates,
             "params": params.__dict__,
+            # each video's picture inside any black bars, which the render frames
+            "pictures": {entry["name"]: entry["decoded"]["picture"] for entry in video_frames["videos"]},
         },
         metadata={
             "clip_count": len(clips),

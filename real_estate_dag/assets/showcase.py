@@ -54,7 +54,7 @@ def result_name(aspect: str) -> str:
     group_name=GROUP,
     owners=OWNERS,
     kinds={"ffmpeg", "video"},
-    code_version="render-v2",
+    code_version="render-v3",
     check_specs=[
         AssetCheckSpec("format", asset="showcase_video",
                        description="H.264 video at the requested frame size with an AAC audio track."),
@@ -94,10 +94,12 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
     clips = []
     for clip in clips_in:
         facts = videos[clip["video"]]["facts"]
-        width, height = (facts["height"], facts["width"]) if facts["rotation"] % 180 else (
-            facts["width"], facts["height"])
+        picture = selected_clips["pictures"][clip["video"]]
+        width, height = picture["width"], picture["height"]
+        full = (facts["height"], facts["width"]) if facts["rotation"] % 180 else (facts["width"], facts["height"])
+        crop = None if (width, height) == full else (picture["x"], picture["y"], width, height)
         clips.append(RenderClip(store.local_path(videos[clip["video"]]["key"]), clip["in_s"],
-                                clip["duration_s"], facts["has_audio"], width / height))
+                                clip["duration_s"], facts["has_audio"], width / height, crop))
     music = store.local_path(property_manifest["music"]["key"]) if property_manifest["music"] else None
     params = selected_clips["params"]
     with render_area(store.work_dir(key, "render")) as render_dir:

@@ -2,7 +2,8 @@
 
 - the *shot stream*: every frame at 48x27 RGB (TransNetV2's input), written as raw uint8 to disk;
 - *sampled frames*: a few frames per second with the short side at ``sample_short_side`` pixels,
-  written as JPEG files, for room labels and quality.
+  written as JPEG files, for room labels and quality; black bars burned into the source are found
+  on them (``ops.bars``), and the picture's box inside them is kept for the render.
 
 Frames are streamed to disk as they are decoded, so memory stays flat in the length of the video.
 Frame indices count decoded frames from 0; times are presentation times in seconds.
@@ -20,6 +21,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 from PIL import Image
 
+from real_estate_dag.ops.bars import BarProfile, PictureBox
 from real_estate_dag.ops.probe import MediaError
 from real_estate_dag.ops.timecode import pts_to_seconds
 
@@ -47,6 +49,7 @@ class DecodedVideo:
     frame_count: int
     fps: float
     sampled: tuple[SampledFrame, ...]
+    picture: PictureBox  # the source frame inside any black bars
 
     @property
     def shot_stream_path(self) -> Path:
@@ -78,6 +81,7 @@ class DecodedVideo:
             frame_count=data["frame_count"],
             fps=data["fps"],
             sampled=tuple(SampledFrame(**s) for s in data["sampled"]),
+            picture=PictureBox(**data["picture"]),
         )
 
 
@@ -110,6 +114,7 @@ def decode_video(
     sampled: list[SampledFrame] = []
     next_sample_t = 0.0
     fps = 0.0
+    bars = BarProfile()
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.error.FFmpegError as exc:
@@ -119,7 +124,9 @@ def decode_video(
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate
         fps = float(rate) if rate else 0.0
-        sample_size = _sample_size(stream.codec_context.width, stream.codec_context.height, sample_short_side)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        sample_size = _sample_size(width, height, sample_short_side)
+        shown = (height, width) if quarter_turns % 2 else (width, height)
         # One scaler per output size for the whole video (a frame's own to_ndarray builds a new one each
         # time); single-threaded because the decoder's threads already have the cores.
         to_shot, to_sample = VideoReformatter(), VideoReformatter()
@@ -139,7 +146,9 @@ def decode_video(
                     image = to_sample.reformat(frame, width=sample_size[0], height=sample_size[1], format="rgb24",
                                                threads=1).to_ndarray()
                     file = f"sampled/{index:07d}.jpg"
-                    Image.fromarray(np.rot90(image, -quarter_turns)).save(out_dir / file, quality=90)
+                    image = np.rot90(image, -quarter_turns)
+                    Image.fromarray(image).save(out_dir / file, quality=90)
+                    bars.add(image)
                     sampled.append(SampledFrame(index=index, time_s=round(t, 4), file=file))
                     if on_sample:
                         on_sample(out_dir / file)
@@ -163,7 +172,7 @@ def decode_video(
     start = times[0]
     np.save(out_dir / TIMES_FILE, np.asarray(times, dtype=np.float64) - start)
     sampled = [SampledFrame(s.index, round(s.time_s - start, 4), s.file) for s in sampled]
-    decoded = DecodedVideo(str(out_dir), len(times), round(fps, 4), tuple(sampled))
+    decoded = DecodedVideo(str(out_dir), len(times), round(fps, 4), tuple(sampled), bars.picture(*shown))
     (out_dir / "decoded.json").write_text(json.dumps(decoded.to_dict()))
     if progress:
         progress(len(times), len(times))

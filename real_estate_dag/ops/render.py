@@ -31,7 +31,8 @@ class RenderClip:
     in_s: float
     duration_s: float
     has_audio: bool
-    display_aspect: float  # width / height as displayed
+    display_aspect: float  # width / height of the picture as displayed (inside ``crop``)
+    crop: tuple[int, int, int, int] | None = None  # x, y, width, height of the picture inside black bars
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,19 @@ class RenderedVideo:
 
 
 def _fit_filter(index: int, clip: RenderClip, width: int, height: int) -> str:
-    """Scale one clip to the frame: crop to fill when aspects are close, else blurred backdrop."""
+    """Scale one clip's picture (inside its bars) to the frame: crop to fill when aspects are close,
+    else blurred backdrop."""
     tail = f"setsar=1,fps={FPS},format=yuv420p,settb=AVTB,setpts=PTS-STARTPTS[v{index}]"
+    source = f"[{index}:v]"
+    if clip.crop is not None:
+        x, y, w, h = clip.crop
+        source += f"crop={w}:{h}:{x}:{y},"
     if abs(clip.display_aspect - width / height) / (width / height) < 0.12:
-        return (f"[{index}:v]scale={width}:{height}:force_original_aspect_ratio=increase,"
+        return (f"{source}scale={width}:{height}:force_original_aspect_ratio=increase,"
                 f"crop={width}:{height},{tail}")
     sw, sh = width // 8 // 2 * 2, height // 8 // 2 * 2
     return (
-        f"[{index}:v]split[fg{index}][bg{index}];"
+        f"{source}split[fg{index}][bg{index}];"
         f"[bg{index}]scale={sw}:{sh}:force_original_aspect_ratio=increase,crop={sw}:{sh},"
         f"boxblur=6:2,scale={width}:{height}[bgs{index}];"
         f"[fg{index}]scale={width}:{height}:force_original_aspect_ratio=decrease[fgs{index}];"

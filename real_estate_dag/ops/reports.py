@@ -20,7 +20,13 @@ from real_estate_dag.ops.analysis import VideoPass
 from real_estate_dag.ops.decode import DecodedVideo
 from real_estate_dag.ops.progress import counted
 from real_estate_dag.ops.rooms import ROOM_TYPES, SequenceSettings, label_segments
-from real_estate_dag.ops.shots import probabilities_to_shots
+from real_estate_dag.ops.shots import (
+    CutSettings,
+    adaptive_content,
+    content_change,
+    fused_shots,
+    probabilities_to_shots,
+)
 from real_estate_dag.ops.timecode import frame_end_time, frame_start_time, video_end_time
 from real_estate_dag.ops.visuals import (
     ClipMark,
@@ -77,16 +83,20 @@ def sampled_contact_sheet(videos: list[tuple[str, DecodedVideo]], count: int = 2
     return Picture(sheet, "contact sheet", caption=f"{len(picked)} of {len(samples)} sampled frames, evenly spread")
 
 
-def shots_report(passes: Sequence[VideoPass], threshold: float, backend: str, device: str, seconds: float,
+def shots_report(passes: Sequence[VideoPass], cuts: CutSettings, backend: str, device: str, seconds: float,
                  out_dir: Path) -> Report:
-    """shot_boundaries from each pass's transition probabilities, which are saved in ``out_dir``."""
+    """shot_boundaries from each pass's transition probabilities fused with the content-change score of
+    its stored 48x27 stream (``ops.shots``); both are saved in ``out_dir``."""
     videos = []
     rows = []
     timeline = []
     for index, p in enumerate(passes):
         assert p.probs is not None, "the shot model ran in this pass"
+        content = content_change(p.decoded.shot_stream())
         np.save(out_dir / f"{index:02d}-probs.npy", p.probs)
-        shots = probabilities_to_shots(p.probs, threshold)
+        np.save(out_dir / f"{index:02d}-content.npy", content)
+        shots = fused_shots(p.probs, content, cuts)
+        model_only = len(probabilities_to_shots(p.probs, cuts.threshold))
         times = p.decoded.times()
         seconds_of = [(round(frame_start_time(times, s), 3), round(frame_end_time(times, e), 3)) for s, e in shots]
         videos.append({
@@ -96,22 +106,27 @@ def shots_report(passes: Sequence[VideoPass], threshold: float, backend: str, de
             "shots": [[s, e] for s, e in shots],
             "shot_seconds": [list(pair) for pair in seconds_of],
             "peak_probability": [round(float(p.probs[s : e + 1].max()), 4) for s, e in shots],
+            "content_cuts": len(shots) - model_only,
         })
-        timeline.append(TimelineRow(p.name, video_end_time(times), seconds_of, p.probs))
+        curve = np.clip(adaptive_content(content, cuts.window) / (2 * cuts.content_ratio), 0.0, 1.0)
+        timeline.append(TimelineRow(p.name, video_end_time(times), seconds_of, p.probs, curve))
         for i, ((s, e), (ts, te)) in enumerate(zip(shots, seconds_of, strict=True)):
             rows.append({"video": p.name, "shot": i, "start_frame": s, "end_frame": e,
                          "start_s": ts, "end_s": te, "seconds": round(te - ts, 3)})
     frame_total = sum(v["frame_count"] for v in videos)
+    content_cuts = sum(v["content_cuts"] for v in videos)
     return Report(
-        value={"backend": backend, "threshold": threshold, "videos": videos},
+        value={"backend": backend, "cuts": asdict(cuts), "videos": videos},
         summary=f"shot_boundaries: {counted(len(videos), 'video')}, {frame_total} frames, "
                 f"{counted(len(rows), 'shot')} in {seconds:.1f} s ({frame_total / seconds:.0f} frames/s), "
-                f"backend {backend} on {device}",
+                f"backend {backend} on {device}; {content_cuts} of the cuts confirmed by the content score",
         metadata={
             "shot_count": len(rows),
+            "content_cuts": content_cuts,
             "timeline": Picture(shot_timeline(timeline), "shot timeline", "PNG",
-                                caption="Shots per video (alternating colours; gaps are transitions) "
-                                "and the TransNetV2 transition probability under them."),
+                                caption="Shots per video (alternating colours; gaps are transitions); under "
+                                "them the TransNetV2 transition probability (red) and the content-change "
+                                f"score (green; half height = {cuts.content_ratio:g}x the change around it)."),
             "shots": rows,
         },
         table=rows,

@@ -27,6 +27,7 @@ MUTED = (110, 119, 129)
 GRID = (225, 228, 232)
 SHOT_COLOURS = ((47, 110, 186), (110, 168, 230))  # alternate so neighbouring shots stay apart
 CURVE = (214, 69, 65)
+CONTENT_CURVE = (60, 150, 80)
 MARK = (255, 222, 150)
 # One per room type, in ops.rooms.ROOM_TYPES order (colour-blind safe: Okabe-Ito, then grey)
 ROOM_COLOURS = ((0, 114, 178), (230, 159, 0), (213, 94, 0), (204, 121, 167), (86, 180, 233), (0, 158, 115),
@@ -114,12 +115,14 @@ def thumbnail_strip(images: Sequence[Image.Image], height: int = 36) -> Image.Im
 
 @dataclass(frozen=True)
 class TimelineRow:
-    """One video on the shot timeline: its shots in seconds and its per-frame transition probability."""
+    """One video on the shot timeline: its shots in seconds, its per-frame transition probability and
+    content-change score (both 0..1)."""
 
     name: str
     duration_s: float
     shots_s: Sequence[tuple[float, float]]
     probabilities: np.ndarray | None = None
+    content: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,8 @@ class _Axis:
 
 def shot_timeline(rows: Sequence[TimelineRow], width: int = 960) -> Image.Image:
     """Per video: alternating coloured bars for its shots (gaps are transitions) and, under them, the
-    transition probability curve; time runs left to right across each video's own duration."""
+    content-change curve and the transition probability curve over it; time runs left to right across
+    each video's own duration."""
     if not rows:
         raise ValueError("a shot timeline needs at least one video")
     title_h, bar_h, curve_h, axis_h = 18, 26, 34, 16
@@ -186,11 +190,12 @@ def shot_timeline(rows: Sequence[TimelineRow], width: int = 960) -> Image.Image:
             x0 += 1 if i else 0  # a white hairline between back-to-back shots
             draw.rectangle([x0, bar_top, max(x0, x1 - 1), bar_top + bar_h], fill=SHOT_COLOURS[i % 2])
         draw.rectangle([axis.left, curve_top, axis.right, curve_top + curve_h], outline=GRID)
-        if row.probabilities is not None and len(row.probabilities):
-            probs = np.clip(np.asarray(row.probabilities, dtype=np.float64), 0.0, 1.0)
-            xs = np.linspace(axis.left, axis.right, len(probs))
-            ys = curve_top + curve_h - probs * curve_h
-            draw.line(_decimate(xs, ys, axis.right - axis.left), fill=CURVE, width=1)
+        for series, colour in ((row.content, CONTENT_CURVE), (row.probabilities, CURVE)):
+            if series is not None and len(series):
+                values = np.clip(np.asarray(series, dtype=np.float64), 0.0, 1.0)
+                xs = np.linspace(axis.left, axis.right, len(values))
+                ys = curve_top + curve_h - values * curve_h
+                draw.line(_decimate(xs, ys, axis.right - axis.left), fill=colour, width=1)
     return image
 
 

@@ -19,6 +19,7 @@ from real_estate_dag.ops.analysis import DecodeSettings, Models, VideoPass, deco
 from real_estate_dag.ops.probe import MediaError, probe_video
 from real_estate_dag.ops.reports import Picture, frames_report, quality_report, rooms_report, shots_report
 from real_estate_dag.ops.rooms import ROOM_TYPES, SequenceSettings
+from real_estate_dag.ops.shots import CutSettings
 from real_estate_dag.ops.timecode import video_end_time
 
 
@@ -99,7 +100,7 @@ def test_the_reports_hold_values_tables_and_pictures(decoded_pass: tuple[VideoPa
     assert isinstance(frames.metadata["contact_sheet"], Picture)
     assert frames.summary.startswith("video_frames: 1 video, 200 frames decoded, 16 sampled in 2.0 s")
 
-    shots = shots_report(passes, 0.5, "transnetv2", "cpu", 2.0, tmp_path)
+    shots = shots_report(passes, CutSettings(), "transnetv2", "cpu", 2.0, tmp_path)
     [video] = shots.value["videos"]
     covered = [f for s, e in video["shots"] for f in range(s, e + 1)]
     assert covered == sorted(set(covered)) and covered[0] == 0 and covered[-1] == 199
