@@ -12,6 +12,7 @@ from real_estate_dag.ops.analysis import DecodeSettings, Models, decode_pass
 from real_estate_dag.ops.probe import probe_video
 from real_estate_dag.ops.reports import Picture, rooms_report, shots_report
 from real_estate_dag.ops.rooms import ROOM_TYPES, SequenceSettings, label_segments, room_path
+from real_estate_dag.ops.shots import CutSettings
 from real_estate_dag.ops.visuals import encode
 
 KITCHEN, BEDROOM, BATHROOM = (ROOM_TYPES.index(r) for r in ("kitchen", "bedroom", "bathroom"))
@@ -153,7 +154,7 @@ def test_room_labels_on_real_footage_keep_segments_inside_shots(short_clip: Path
                     load_rooms=lambda: MobileNetRoomModel(resolve_rooms()[-1], "cpu"))
     result = decode_pass(models, DecodeSettings(), lambda line: None, short_clip, "short.mp4",
                          probe_video(short_clip, "short.mp4").to_dict(), tmp_path / "frames")
-    [video] = shots_report([result], 0.5, "transnetv2", "cpu", 1.0, tmp_path).value["videos"]
+    [video] = shots_report([result], CutSettings(), "transnetv2", "cpu", 1.0, tmp_path).value["videos"]
     assert len(video["shots"]) > 5
     report = rooms_report([result], [video["shots"]], "mobilenet", "cpu", SequenceSettings(), 1.0, tmp_path,
                           "work/p/rooms")

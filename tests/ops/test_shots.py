@@ -114,7 +114,10 @@ def test_fusion_finds_the_hand_checked_cuts_of_the_montage(
 ) -> None:
     decoded = decode_video(source_video, "test.mp4", tmp_path)
     assert decoded.frame_count == REFERENCE["frames"]
-    probs = transition_probabilities(decoded.shot_stream(), shot_model.predict_windows, batch_windows=2)
+    stream = shot_model.stream()  # the pipeline's threaded windows: one worker per core
+    for frame in decoded.shot_stream():
+        stream.add(frame)
+    probs = stream.finish()
     content = content_change(decoded.shot_stream())
     alone = cut_scores(probabilities_to_shots(probs))
     fused = cut_scores(fused_shots(probs, content, CutSettings()))
