@@ -1,6 +1,7 @@
-"""Test helpers for making media and uploads."""
+"""Test helpers for making media and uploads, and for reading what a sensor logged."""
 
 import json
+import logging
 import subprocess
 from pathlib import Path
 
@@ -20,3 +21,14 @@ def write_upload(root: Path, folder: str, videos: dict[str, Path], **manifest: o
     body = {"property_id": folder, "videos": list(videos), **manifest}
     (target / "manifest.json").write_text(json.dumps(body))
     return target
+
+
+class Messages(logging.Handler):
+    """Collects (level, message) of every record logged to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[tuple[str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.levelname, record.getMessage()))

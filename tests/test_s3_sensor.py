@@ -1,7 +1,6 @@
 """The S3 upload sensor, evaluated with build_sensor_context against moto's S3 server."""
 
 import json
-import logging
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -9,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, SensorResult, build_sensor_context
-from media_helpers import ffmpeg
+from media_helpers import Messages, ffmpeg
 from s3_server import client, moto_s3, new_store
 
 from real_estate_dag.resources.limits import UploadLimits
@@ -40,15 +39,6 @@ def instance():
 @pytest.fixture
 def store(endpoint: str, tmp_path: Path) -> S3Store:
     return new_store(endpoint, tmp_path, prefix="listings")
-
-
-class Messages(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[tuple[str, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append((record.levelname, record.getMessage()))
 
 
 def tick(instance: DagsterInstance, store: S3Store, cursor: str | None, evaluate=s3_upload_sensor,

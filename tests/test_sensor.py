@@ -1,13 +1,12 @@
 """The local upload sensor, evaluated with build_sensor_context against a real instance."""
 
 import json
-import logging
 import os
 from pathlib import Path
 
 import pytest
 from dagster import DagsterInstance, SensorResult, build_sensor_context
-from media_helpers import write_upload
+from media_helpers import Messages, write_upload
 
 from real_estate_dag.ops.keys import property_key
 from real_estate_dag.resources.limits import UploadLimits
@@ -93,15 +92,6 @@ def test_leaves_manifests_launched_by_their_uploader_alone(instance, tmp_path: P
     result = tick(instance, tmp_path, None)
     assert [r.partition_key for r in result.run_requests] == ["by-sensor"]
     assert not instance.has_dynamic_partition("property", "by-client")
-
-
-class Messages(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[tuple[str, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append((record.levelname, record.getMessage()))
 
 
 def logged_tick(instance: DagsterInstance, root: Path, cursor: str | None) -> tuple[SensorResult, list]:
