@@ -25,10 +25,12 @@ from real_estate_dag.assets.common import (
 from real_estate_dag.assets.manifest import verify_inputs
 from real_estate_dag.ops.audio import audio_problems
 from real_estate_dag.ops.ffmpeg import FfmpegDiskFullError, FfmpegError
+from real_estate_dag.ops.kenburns import photo_segment
 from real_estate_dag.ops.manifest import manifest_from_dict
 from real_estate_dag.ops.progress import Progress
 from real_estate_dag.ops.render import (
     ASPECT_SIZES,
+    FPS,
     RenderClip,
     RenderedVideo,
     RenderError,
@@ -42,7 +44,7 @@ from real_estate_dag.resources.store import Store
 from real_estate_dag.retries import transient_retries
 
 # The tables the analysis and selection steps stage; published with the videos as one result set.
-TABLES = ["shots", "rooms", "quality", "clips"]
+TABLES = ["shots", "rooms", "quality", "clips", "photos"]
 
 
 def result_name(aspect: str) -> str:
@@ -91,8 +93,11 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
         raise bad_input("no usable clip was found in the footage (every shot is shorter than "
                         f"{selected_clips['params']['min_clip_s']} s or unreadable)")
     videos = {v["name"]: v for v in property_manifest["videos"]}
-    clips = []
+    clips: list[RenderClip | dict] = []
     for clip in clips_in:
+        if clip.get("source", "video") == "photo":
+            clips.append(clip)  # rendered per aspect, below
+            continue
         facts = videos[clip["video"]]["facts"]
         picture = selected_clips["pictures"][clip["video"]]
         width, height = picture["width"], picture["height"]
@@ -102,15 +107,19 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
                                 clip["duration_s"], facts["has_audio"], width / height, crop))
     music = store.local_path(property_manifest["music"]["key"]) if property_manifest["music"] else None
     params = selected_clips["params"]
+    hero = selected_clips.get("hero")
     with render_area(store.work_dir(key, "render")) as render_dir:
         renders: list[tuple[str, RenderedVideo, float]] = []
         for aspect in manifest.options.aspects:
             size = ASPECT_SIZES[aspect]
-            title = draw_title_card(manifest.listing, manifest.property_id, size,
-                                    render_dir / f"title_{aspect.replace(':', 'x')}.png")
+            name = aspect.replace(":", "x")
+            title = draw_title_card(manifest.listing, manifest.property_id, size, render_dir / f"title_{name}.png",
+                                    background=store.local_path(hero["key"]) if hero else None)
             started = time.perf_counter()
             try:
-                rendered = render_showcase(clips, title, render_dir / result_name(aspect), size,
+                sources = [c if isinstance(c, RenderClip) else photo_render_clip(store, c, size, render_dir / name)
+                           for c in clips]
+                rendered = render_showcase(sources, title, render_dir / result_name(aspect), size,
                                            title_s=params["title_s"], crossfade_s=params["crossfade_s"],
                                            music=music, progress=Progress(context.log.info, f"rendering {aspect}",
                                                                           "s", rate_unit="x real time"))
@@ -151,7 +160,7 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
                             "video_codec": rendered.video_codec, "audio_codec": rendered.audio_codec,
                             "render_s": round(seconds, 2)})
         main = outputs[0]
-        poster_at = params["title_s"] + min(1.0, clips[0].duration_s / 2)
+        poster_at = params["title_s"] + min(1.0, clips_in[0]["duration_s"] / 2)
         poster = fit_width(poster_frame(renders[0][1].path, poster_at), 640)
     context.log.info(f"published result set {result_set['set_id']} ({len(published)} files) -> "
                      f"{store.url(current_key(key))}")
@@ -174,6 +183,14 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
         },
         check_results=checks,
     )
+
+
+def photo_render_clip(store: Store, clip: dict, size: tuple[int, int], folder: Path) -> RenderClip:
+    """A photo clip of the edit as a source the renderer reads: its Ken Burns segment at ``size``."""
+    out = folder / f"photo_{clip['order']:03d}.mp4"
+    segment = photo_segment(store.local_path(clip["photo_key"]), clip["room"], (clip["focus_x"], clip["focus_y"]),
+                            clip["duration_s"], size, FPS, out)
+    return RenderClip(segment, 0.0, clip["duration_s"], False, size[0] / size[1])
 
 
 def output_checks(renders: list[tuple[str, RenderedVideo, float]], expected_s: float, target_s: float,

@@ -64,6 +64,7 @@ class Clip:
     duration_s: float
     score: float
     stability: float
+    source: str = "video"  # "video", or "photo" for a photo clip (ops/photo_select.py)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,7 +111,8 @@ def clips_outside_shots(clips: list[dict[str, Any]], videos_shots: dict[str, lis
     return [
         f"clip {c['order']} ({c['video']} frames {c['in_frame']}-{c['out_frame']})"
         for c in clips
-        if not any(s <= c["in_frame"] and c["out_frame"] <= e for s, e in videos_shots[c["video"]])
+        if c.get("source", "video") == "video"
+        and not any(s <= c["in_frame"] and c["out_frame"] <= e for s, e in videos_shots[c["video"]])
     ]
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from real_estate_dag.ops.manifest import Listing
 from real_estate_dag.ops.visuals import fit_text
@@ -31,13 +31,21 @@ def listing_lines(listing: Listing, property_id: str) -> tuple[str, list[str]]:
     return headline, lines
 
 
-def draw_title_card(listing: Listing, property_id: str, size: tuple[int, int], out: Path) -> Path:
+def draw_title_card(listing: Listing, property_id: str, size: tuple[int, int], out: Path,
+                    background: Path | None = None) -> Path:
+    """The title card at ``size``: the listing's lines over a navy gradient, or over the photo
+    ``background`` (filling the frame, darkened so the text reads)."""
     width, height = size
     image = Image.new("RGB", size)
     draw = ImageDraw.Draw(image)
     for y in range(height):  # vertical gradient, navy to near-black
         shade = 1 - y / height
         draw.line([(0, y), (width, y)], fill=(int(18 + 22 * shade), int(28 + 30 * shade), int(48 + 50 * shade)))
+    if background is not None:
+        with Image.open(background) as photo:
+            filled = ImageOps.fit(photo.convert("RGB"), size, Image.Resampling.LANCZOS)
+        image = Image.blend(filled, image, 0.45)
+        draw = ImageDraw.Draw(image)
     headline, lines = listing_lines(listing, property_id)
     unit = min(width, height)
     title_font = load_font(max(24, unit // 12))
