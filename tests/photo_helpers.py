@@ -9,7 +9,7 @@ from real_estate_dag.ops.photos import register_heif
 
 PHOTO_SIZE = (320, 180)
 # frame indexes of distinct shots of the 160x90 test footage
-FRAMES = (40, 300, 700, 1300, 2000, 2900)
+FRAMES = (40, 180, 330, 480, 640, 800)
 
 
 def footage_frames(video: Path, indexes: tuple[int, ...] = FRAMES) -> list[Image.Image]:

@@ -190,7 +190,7 @@ def photo_render_clip(store: Store, clip: dict, size: tuple[int, int], folder: P
     out = folder / f"photo_{clip['order']:03d}.mp4"
     segment = photo_segment(store.local_path(clip["photo_key"]), clip["room"], (clip["focus_x"], clip["focus_y"]),
                             clip["duration_s"], size, FPS, out)
-    return RenderClip(segment, 0.0, clip["duration_s"], False, size[0] / size[1])
+    return RenderClip(segment, 0.0, clip["duration_s"], False, size[0] / size[1], kind="photo")
 
 
 def output_checks(renders: list[tuple[str, RenderedVideo, float]], expected_s: float, target_s: float,

@@ -33,6 +33,7 @@ class RenderClip:
     has_audio: bool
     display_aspect: float  # width / height of the picture as displayed (inside ``crop``)
     crop: tuple[int, int, int, int] | None = None  # x, y, width, height of the picture inside black bars
+    kind: str = "video"  # "photo": a Ken Burns segment (ops/kenburns.py), enlarged with Lanczos when small
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ def _fit_filter(index: int, clip: RenderClip, width: int, height: int) -> str:
     if clip.crop is not None:
         x, y, w, h = clip.crop
         source += f"crop={w}:{h}:{x}:{y},"
+    if clip.kind == "photo":  # already framed at the output's aspect ratio
+        return f"{source}scale={width}:{height}:flags=lanczos,{tail}"
     if abs(clip.display_aspect - width / height) / (width / height) < 0.12:
         return (f"{source}scale={width}:{height}:force_original_aspect_ratio=increase,"
                 f"crop={width}:{height},{tail}")
