@@ -139,9 +139,9 @@ def test_ken_burns_motion_follows_the_plan_to_a_twentieth_of_a_pixel(frames_of_f
 
     # ffmpeg's zoompan on the same move rounds the window to whole source pixels: it shakes
     photo.save(tmp_path / "photo.png")
-    x0 = 300 - window / 2
+    x0, y0 = 300 - window / 2, 270 - window / output[0] * output[1] / 2
     ffmpeg("-i", str(tmp_path / "photo.png"), "-vf",
-           f"zoompan=z={960 / window:.6f}:x='{x0:.4f}+{per_frame:.6f}*on':y={270 - window / output[0] * output[1] / 2:.4f}"
+           f"zoompan=z={960 / window:.6f}:x='{x0:.4f}+{per_frame:.6f}*on':y={y0:.4f}"
            f":d=20:s={output[0]}x{output[1]}:fps=30", "-frames:v", "20", str(tmp_path / "zp_%02d.png"))
     zoompan = [Image.open(p).convert("RGB") for p in sorted(tmp_path.glob("zp_*.png"))]
     assert np.abs(_measured_steps(zoompan)[:, 1] - planned_dx).max() > 0.2
@@ -157,7 +157,7 @@ def test_moves_by_room_and_aspect() -> None:
     for index in (0, 119):
         left, _, right, _ = tall.box(index)
         assert left < 0.8 * photo[0] < right  # the 9:16 frame keeps the focus in view
-        assert 0 <= left and right <= photo[0]
+        assert left >= 0 and right <= photo[0]
 
 
 def test_saliency_finds_the_bright_object() -> None:
