@@ -25,8 +25,8 @@ def _publication(values: Path, store: Path) -> Publication:
     clips = [RenderClip(store / videos[c["video"]]["key"], c["in_s"], c["duration_s"],
                         videos[c["video"]]["facts"]["has_audio"], 16 / 9,
                         source_id=videos[c["video"]]["fingerprint"]["sha256"]) for c in edl["clips"]]
-    return Publication(manifest_from_dict(manifest_value["manifest"]), edl["clips"], clips, edl["title_s"],
-                       edl["closing_s"], edl["params"]["crossfade_s"],
+    return Publication(manifest_from_dict(manifest_value["manifest"]), edl["clips"], lambda aspect: clips,
+                       edl["title_s"], edl["closing_s"], edl["params"]["crossfade_s"],
                        {f: store / e["key"] for f, e in manifest_value.get("brand_files", {}).items()})
 
 

@@ -11,6 +11,7 @@ from real_estate_dag.assets.analysis import video_analysis
 from real_estate_dag.assets.clips import selected_clips
 from real_estate_dag.assets.manifest import property_manifest
 from real_estate_dag.assets.music import music_beats
+from real_estate_dag.assets.photos import photo_analysis
 from real_estate_dag.assets.showcase import showcase_video
 from real_estate_dag.assets.versions import with_model_versions
 from real_estate_dag.executor import EXECUTOR_CHOICE, executor_from_env
@@ -34,6 +35,7 @@ LIMITS = Settings(UploadLimits, {
     "min_short_side": "REDAG_MIN_SHORT_SIDE",
     "max_fps": "REDAG_MAX_FPS",
     "max_audio_seconds": "REDAG_MAX_AUDIO_SECONDS",
+    "max_photo_pixels": "REDAG_MAX_PHOTO_PIXELS",
     "upload_wait_s": "REDAG_UPLOAD_WAIT_S",
 })
 RETENTION = Settings(RetentionSettings, {
@@ -52,8 +54,8 @@ models: ModelRegistry = MODEL_SETTINGS.from_env()
 def location_assets(registry: ModelRegistry) -> list[AssetsDefinition]:
     """The assets, with the model backends ``registry`` resolves in the analysis assets' code versions."""
     versions = registry.process_config_and_initialize().code_versions()
-    return with_model_versions([property_manifest, video_analysis, music_beats, selected_clips,
-                                showcase_video], versions)
+    assets = [property_manifest, video_analysis, photo_analysis, music_beats, selected_clips, showcase_video]
+    return with_model_versions(assets, versions)
 
 
 defs = Definitions(

@@ -35,7 +35,7 @@ from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.analysis import DecodeSettings, Models, VideoPass, decode_pass, stored_pass, video_dir_name
 from real_estate_dag.ops.probe import MediaError
 from real_estate_dag.ops.progress import counted
-from real_estate_dag.ops.reports import frames_report, quality_report, rooms_report, shots_report
+from real_estate_dag.ops.reports import Report, frames_report, quality_report, rooms_report, shots_report
 from real_estate_dag.ops.rooms import SequenceSettings
 from real_estate_dag.ops.shots import CutSettings
 from real_estate_dag.resources.store import Store, work_prefix
@@ -154,6 +154,9 @@ def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Stor
              io_manager: IOManager, property_manifest: dict):
     selected = {key.path[-1] for key in context.selected_asset_keys}
     key = context.partition_key
+    if not property_manifest["videos"]:
+        yield from _no_footage(store, key, selected)
+        return
     sequence = SequenceSettings(config.switch_penalty, config.cut_switch_penalty, config.min_dwell_s)
     device = registry.resolved_device()
     models = Models(
@@ -204,3 +207,17 @@ def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Stor
     for result, summary in results:
         context.log.info(summary)
         yield result
+
+
+# What each analysis asset holds for a property of photos alone, and the table it stages.
+_EMPTY = {"video_frames": ({"videos": []}, ""), "shot_boundaries": ({"videos": []}, "shots"),
+          "room_labels": ({"videos": [], "segments": []}, "rooms"), "quality_scores": ({"frames": []}, "quality")}
+
+
+def _no_footage(store: Store, key: str, selected: set[str]):
+    """The selected analysis assets of a property without videos: empty values and tables."""
+    for asset, (value, table_name) in _EMPTY.items():
+        if asset in selected:
+            report = Report(value=value, summary=f"{asset}: no videos", metadata={"videos": 0},
+                            table=[] if table_name else None)
+            yield report_result(store, key, asset, report, table_name)

@@ -23,21 +23,17 @@ from real_estate_dag.assets.common import (
     publish_table,
     table,
 )
+from real_estate_dag.assets.photos import photos_table
 from real_estate_dag.ops.beats import MusicBeats, beat_grid_picture, beats_from_dict
 from real_estate_dag.ops.decode import TIMES_FILE
+from real_estate_dag.ops.photo_select import plan_edit
 from real_estate_dag.ops.reports import clip_pictures
-from real_estate_dag.ops.select import (
-    Selection,
-    SelectionParams,
-    build_candidates,
-    clips_outside_shots,
-    select_clips,
-)
+from real_estate_dag.ops.select import Selection, SelectionParams, build_candidates, clips_outside_shots
 from real_estate_dag.resources.store import Store
 from real_estate_dag.retries import transient_retries
 
-EDIT_COLUMNS = ("order", "video", "room", "in_s", "out_s", "duration_s", "showcase_in_s", "showcase_out_s", "score",
-                "stability")
+EDIT_COLUMNS = ("order", "source", "video", "room", "in_s", "out_s", "duration_s", "showcase_in_s", "showcase_out_s",
+                "score", "stability", "reason")
 
 
 class SelectionConfig(Config):
@@ -76,16 +72,17 @@ def selected_clips(
     shot_boundaries: dict,
     room_labels: dict,
     quality_scores: dict,
+    photo_analysis: dict,
     music_beats: dict,
 ) -> MaterializeResult:
     with transient_retries(context):
         return _select(context, config, store, property_manifest, video_frames, shot_boundaries, room_labels,
-                       quality_scores, music_beats)
+                       quality_scores, photo_analysis, music_beats)
 
 
 def _select(context: AssetExecutionContext, config: SelectionConfig, store: Store, property_manifest: dict,
             video_frames: dict, shot_boundaries: dict, room_labels: dict, quality_scores: dict,
-            music_beats: dict) -> MaterializeResult:
+            photo_analysis: dict, music_beats: dict) -> MaterializeResult:
     params = SelectionParams(**config.model_dump())
     target = property_manifest["manifest"]["options"]["target_duration_s"]
     times = [np.load(store.local_path(f"{entry['decoded']['directory']}/{TIMES_FILE}"))
@@ -96,17 +93,23 @@ def _select(context: AssetExecutionContext, config: SelectionConfig, store: Stor
     candidates = build_candidates(list(zip(names, times, embeddings, strict=True)), room_labels["segments"],
                                   quality_scores["frames"])
     beats = beats_from_dict(music_beats["beats"]) if music_beats["beats"] else None
-    selection = select_clips(candidates, target, params, beats)
+    selection = plan_edit(candidates, photo_analysis["photos"], target, params, beats)
     clips = [c.to_dict() for c in selection.clips]
-    context.log.info(f"chose {len(clips)} clips from {len(candidates)} segments for a "
+    photo_clips = [c for c in clips if c["source"] == "photo"]
+    context.log.info(f"chose {len(clips)} clips ({len(photo_clips)} of photos) from {len(candidates)} segments and "
+                     f"{len(photo_analysis['photos'])} photos for a "
                      f"{selection.showcase_s:.1f} s showcase (target {target:g} s); "
                      f"{selection.dropped_duplicates} near-duplicates dropped")
     outside = clips_outside_shots(clips, {v["name"]: v["shots"] for v in shot_boundaries["videos"]})
     within = abs(selection.showcase_s - target) <= 0.1 * target
     url = publish_table(store, context.partition_key, "clips", clips)
+    photos_url = publish_table(store, context.partition_key, "photos",
+                               photos_table(photo_analysis, {c["video"] for c in photo_clips}))
     videos = [(entry["name"], decoded_video(store, entry), frame_times)
               for entry, frame_times in zip(video_frames["videos"], times, strict=True)]
-    pictures = clip_pictures(clips, videos, quality_scores["frames"])
+    pictures = clip_pictures([c for c in clips if c["source"] == "video"], videos, quality_scores["frames"]) \
+        if videos else {}
+    hero = next((r for r in photo_analysis["photos"] if r["hero"]), None)
     return MaterializeResult(
         value={
             "clips": clips,
@@ -120,6 +123,8 @@ def _select(context: AssetExecutionContext, config: SelectionConfig, store: Stor
             "cuts_s": list(selection.cuts_s),
             # each video's picture inside any black bars, which the render frames
             "pictures": {entry["name"]: entry["decoded"]["picture"] for entry in video_frames["videos"]},
+            # the photo the title card is drawn over (photo_analysis' hero), corrected
+            "hero": {"file": hero["file"], "key": hero["enhanced_key"]} if hero else None,
         },
         metadata={
             "clip_count": len(clips),
@@ -131,6 +136,8 @@ def _select(context: AssetExecutionContext, config: SelectionConfig, store: Stor
             "title_s": selection.title_s,
             "closing_s": selection.closing_s,
             **beat_metadata(selection, beats),
+            "photos_table_url": MetadataValue.url(photos_url),
+            "photo_clips": len(photo_clips),
             "edit_decision_list": table([{k: c[k] for k in EDIT_COLUMNS} for c in clips], columns=EDIT_COLUMNS),
             **{name: metadata_value(picture) for name, picture in pictures.items()},
         },

@@ -16,7 +16,13 @@ from real_estate_dag.assets.common import (
 )
 from real_estate_dag.ops.inputs import InputChangedError, fingerprint, manifest_inputs, shown, verify_unchanged
 from real_estate_dag.ops.keys import UnsafePartitionKeyError, check_partition_key
-from real_estate_dag.ops.manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
+from real_estate_dag.ops.manifest import (
+    MAX_MANIFEST_BYTES,
+    ManifestError,
+    folder_photos,
+    parse_manifest,
+)
+from real_estate_dag.ops.photos import PhotoError, probe_photo
 from real_estate_dag.ops.probe import MediaError, probe_audio, probe_video
 from real_estate_dag.ops.validate import LimitError, MediaLimits, check_file_size, check_total_footage
 from real_estate_dag.resources.limits import UploadLimits
@@ -84,7 +90,8 @@ def _read_manifest(context: AssetExecutionContext, limits: UploadLimits, store: 
                         f"{MAX_MANIFEST_BYTES}", file=manifest_key, check="manifest")
     raw = store.read_bytes(manifest_key)
     try:
-        manifest = parse_manifest(raw, file=shown(manifest_key), default_property_id=folder)
+        manifest = parse_manifest(raw, file=shown(manifest_key), default_property_id=folder,
+                                  folder_photos=folder_photos(k.removeprefix(f"{UPLOADS}/{folder}/") for k in listing))
     except ManifestError as exc:
         raise bad_input(str(exc), file=exc.file, field=exc.field, check="manifest") from exc
     except RecursionError as exc:  # nesting deeper than the JSON parser goes
@@ -112,6 +119,21 @@ def _read_manifest(context: AssetExecutionContext, limits: UploadLimits, store: 
         check_total_footage(total, media_limits)
     except LimitError as exc:
         raise bad_input(f"{shown(manifest_key)}: {exc}", file=manifest_key, check="limit") from exc
+
+    photos: list[dict[str, Any]] = []
+    for photo in manifest.photos:
+        object_key = f"{UPLOADS}/{folder}/{photo.file}"
+        path = upload_file(store, listing, folder, photo.file, "listed as a photo", media_limits)
+        try:
+            facts = probe_photo(path, shown(object_key), media_limits)
+        except LimitError as exc:
+            raise bad_input(str(exc), file=object_key, check="limit") from exc
+        except PhotoError as exc:
+            raise bad_input(str(exc), file=object_key, check="media") from exc
+        photos.append({"name": photo.file, "key": object_key, "room": photo.room, "caption": photo.caption,
+                       "facts": facts.to_dict(), "fingerprint": fingerprint(path)})
+    if photos:
+        context.log.info(f"checked {len(photos)} photos")
 
     music = None
     if manifest.music:
@@ -144,6 +166,7 @@ def _read_manifest(context: AssetExecutionContext, limits: UploadLimits, store: 
         "manifest_sha256": hashlib.sha256(raw).hexdigest(),
         "manifest": manifest.to_dict(),
         "videos": videos,
+        "photos": photos,
         "music": music,
         "brand_files": brand_files,
     }
@@ -153,6 +176,7 @@ def _read_manifest(context: AssetExecutionContext, limits: UploadLimits, store: 
             "property_id": manifest.property_id,
             "upload_folder": MetadataValue.path(f"{UPLOADS}/{folder}"),
             "video_count": len(videos),
+            "photo_count": len(photos),
             "footage_seconds": round(total, 2),
             "target_duration_s": manifest.options.target_duration_s,
             "aspects": ", ".join(manifest.options.aspects),
@@ -171,7 +195,11 @@ def _read_manifest(context: AssetExecutionContext, limits: UploadLimits, store: 
                  "rotation": v["facts"]["rotation"], "codec": v["facts"]["codec"],
                  "audio": v["facts"]["has_audio"]}
                 for v in videos
-            ]),
+            ], columns=("video", "size", "fps", "seconds", "rotation", "codec", "audio")),
+            "photos": table([{"photo": p["name"], "size": f"{p['facts']['width']}x{p['facts']['height']}",
+                              "format": p["facts"]["format"], "mode": p["facts"]["mode"],
+                              "orientation": p["facts"]["orientation"], "room": p["room"] or ""} for p in photos],
+                            columns=("photo", "size", "format", "mode", "orientation", "room")),
         },
     )
 

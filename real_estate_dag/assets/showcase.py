@@ -1,8 +1,9 @@
 """showcase_video: the rendered showcase per requested aspect ratio, its unbranded twin, the teaser,
 chapters and room captions, published as one result set."""
 
+import functools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,19 +31,21 @@ from real_estate_dag.ops.audio import audio_problems
 from real_estate_dag.ops.captions import youtube_chapters
 from real_estate_dag.ops.cards import agent_leaks
 from real_estate_dag.ops.ffmpeg import FfmpegDiskFullError, FfmpegError
+from real_estate_dag.ops.kenburns import photo_segment
 from real_estate_dag.ops.manifest import manifest_from_dict
 from real_estate_dag.ops.preview import animated_preview, preview_markdown
 from real_estate_dag.ops.progress import Progress
 from real_estate_dag.ops.publication import Job, Publication
 from real_estate_dag.ops.render import (
     ASPECT_SIZES,
+    FPS,
     RenderClip,
     RenderedVideo,
     RenderError,
     render_area,
     render_edit,
 )
-from real_estate_dag.ops.render_cache import CACHE_FOLDER, PieceCache, piece_digest
+from real_estate_dag.ops.render_cache import CACHE_FOLDER, PieceCache, file_digest, piece_digest
 from real_estate_dag.ops.teaser import TEASER_S
 from real_estate_dag.ops.visuals import fit_width, poster_frame
 from real_estate_dag.resources.results import ResultSetError, current_key, publish_result_set, staged_tables
@@ -50,7 +53,7 @@ from real_estate_dag.resources.store import Store
 from real_estate_dag.retries import transient_retries
 
 # The tables the analysis and selection steps stage; published with the videos as one result set.
-TABLES = ["shots", "rooms", "quality", "clips"]
+TABLES = ["shots", "rooms", "quality", "clips", "photos"]
 
 
 @dataclass(frozen=True)
@@ -107,24 +110,18 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
     if not clips_in:
         raise bad_input("no usable clip was found in the footage (every shot is shorter than "
                         f"{selected_clips['params']['min_clip_s']} s or unreadable)")
-    videos = {v["name"]: v for v in property_manifest["videos"]}
-    clips = []
-    for clip in clips_in:
-        video = videos[clip["video"]]
-        facts = video["facts"]
-        picture = selected_clips["pictures"][clip["video"]]
-        width, height = picture["width"], picture["height"]
-        full = (facts["height"], facts["width"]) if facts["rotation"] % 180 else (facts["width"], facts["height"])
-        crop = None if (width, height) == full else (picture["x"], picture["y"], width, height)
-        clips.append(RenderClip(store.local_path(video["key"]), clip["in_s"], clip["duration_s"], facts["has_audio"],
-                                width / height, crop, source_id=video["fingerprint"]["sha256"]))
     music = store.local_path(property_manifest["music"]["key"]) if property_manifest["music"] else None
     params = selected_clips["params"]
-    plan = Publication(manifest, clips_in, clips, selected_clips.get("title_s", params["title_s"]),
-                       selected_clips.get("closing_s", 0.0), params["crossfade_s"],
-                       {f: store.local_path(e["key"]) for f, e in property_manifest.get("brand_files", {}).items()})
+    hero = selected_clips.get("hero")
     cache_root = store.work_dir(key, CACHE_FOLDER)
     with render_area(store.work_dir(key, "render")) as render_dir:
+        plan = Publication(manifest, clips_in,
+                           clip_source(store, clips_in, property_manifest["videos"], selected_clips["pictures"],
+                                       render_dir),
+                           selected_clips.get("title_s", params["title_s"]), selected_clips.get("closing_s", 0.0),
+                           params["crossfade_s"],
+                           {f: store.local_path(e["key"]) for f, e in property_manifest.get("brand_files", {}).items()},
+                           store.local_path(hero["key"]) if hero else None)
         renders: list[Render] = []
         try:
             for job in plan.jobs(render_dir):
@@ -186,7 +183,7 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
                             "render_s": round(r.seconds, 2), "pieces_encoded": len(r.rendered.encoded),
                             "pieces_reused": len(r.rendered.reused)})
         main = outputs[0]
-        poster_at = plan.title_s + min(1.0, clips[0].duration_s / 2)
+        poster_at = plan.title_s + min(1.0, clips_in[0]["duration_s"] / 2)
         poster = fit_width(poster_frame(renders[0].rendered.path, poster_at), 640)
         previews = {f"preview {r.job.name}": MetadataValue.md(preview_markdown(
             animated_preview(r.rendered.path, r.rendered.duration_s, frames=8, width=240), f"preview of {r.job.name}"))
@@ -206,7 +203,7 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
             "size_bytes": main["size_bytes"],
             "resolution": f"{main['width']}x{main['height']}",
             "audio": audio,
-            "clip_count": len(clips),
+            "clip_count": len(clips_in),
             "renders": table(outputs),
             "pieces": table([{"file": r.job.name, "piece": name, "how": how}
                              for r in renders for how, names in (("encoded", r.rendered.encoded),
@@ -233,6 +230,43 @@ def merge_checks(first: list[AssetCheckResult], second: list[AssetCheckResult]) 
                                        metadata={**check.metadata,
                                                  "problems": MetadataValue.text("; ".join(problems) or "none")}))
     return merged
+
+
+def clip_source(store: Store, clips_in: list[dict], videos: list[dict], pictures: dict[str, dict],
+                folder: Path) -> Callable[[str], list[RenderClip]]:
+    """The edit's clips ready to render at an aspect: footage as it is (framed inside any black bars),
+    each photo as its Ken Burns segment at that aspect's size, made once per aspect."""
+    by_name = {v["name"]: v for v in videos}
+
+    @functools.cache
+    def at(aspect: str) -> list[RenderClip]:
+        return [photo_render_clip(store, c, ASPECT_SIZES[aspect], folder / aspect.replace(":", "x"))
+                if c["source"] == "photo" else footage_clip(store, c, by_name[c["video"]], pictures[c["video"]])
+                for c in clips_in]
+
+    return at
+
+
+def footage_clip(store: Store, clip: dict, video: dict, picture: dict) -> RenderClip:
+    facts = video["facts"]
+    width, height = picture["width"], picture["height"]
+    full = (facts["height"], facts["width"]) if facts["rotation"] % 180 else (facts["width"], facts["height"])
+    crop = None if (width, height) == full else (picture["x"], picture["y"], width, height)
+    return RenderClip(store.local_path(video["key"]), clip["in_s"], clip["duration_s"], facts["has_audio"],
+                      width / height, crop, source_id=video["fingerprint"]["sha256"])
+
+
+def photo_render_clip(store: Store, clip: dict, size: tuple[int, int], folder: Path) -> RenderClip:
+    """A photo clip of the edit as a source the renderer reads: its Ken Burns segment at ``size``,
+    identified by its content (the encode is deterministic), so a rerun reuses the pieces made from it."""
+    photo = store.local_path(clip["photo_key"])
+    out = folder / f"photo_{clip['order']:03d}.mp4"
+    focus = (clip["focus"][0], clip["focus"][1])
+    segment = photo_segment(photo, clip["room"], focus, clip["duration_s"], size, FPS, out)
+    return RenderClip(segment, 0.0, clip["duration_s"], False, size[0] / size[1], kind="photo",
+                      source_id=f"photo:{file_digest(segment)}")
+
+
 
 
 def output_checks(renders: list[tuple[str, RenderedVideo, float]], expected_s: float, target_s: float,

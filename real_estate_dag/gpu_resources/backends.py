@@ -36,7 +36,7 @@ from real_estate_dag.ops.shots import ShotStream
 
 log = logging.getLogger(__name__)
 
-SHOTS, ROOMS, QUALITY = "shots", "rooms", "quality"
+SHOTS, ROOMS, QUALITY, SUPERRES = "shots", "rooms", "quality", "superres"
 PRECISIONS = ("fp32", "bf16")
 OTHER_PRIOR = 0.15  # how much unexplained ImageNet mass it takes to call a frame "other"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -246,6 +246,20 @@ def resolve_quality(iqa_metric: str = "piqe", models_dir: str = "") -> list[Back
         else:
             candidates.append(Backend(QUALITY, name, "pyiqa-hub", _tag_digest(f"{iqa_metric}/{version}")))
     candidates.append(Backend(QUALITY, "pyiqa:piqe+classical", "", _tag_digest(f"piqe/{version}")))
+    return candidates
+
+
+def resolve_superres(weights: str = "") -> list[Backend]:
+    """Super-resolution for small photos: a local Real-ESRGAN-style checkpoint (any architecture spandrel
+    recognises) when ``weights`` names one, then Lanczos resampling, which needs no weights."""
+    candidates = []
+    if weights:
+        path = Path(weights)
+        if path.is_file():
+            candidates.append(Backend(SUPERRES, "spandrel", str(path), digest_of(path)))
+        else:
+            log.warning("super-resolution weights file %s does not exist; photos are enlarged with Lanczos", weights)
+    candidates.append(Backend(SUPERRES, "lanczos", "", _tag_digest("pillow-lanczos")))
     return candidates
 
 
@@ -472,3 +486,33 @@ def _score_range(text: str) -> tuple[float, float]:
     except ValueError:
         return 0.0, 100.0
     return (low, high) if high > low else (0.0, 100.0)
+
+
+class SuperResModel(LoadedModel):
+    """A super-resolution network from a local checkpoint, loaded by spandrel (Real-ESRGAN, SwinIR, ...)."""
+
+    def __init__(self, backend: Backend, device: str) -> None:
+        from spandrel import ImageModelDescriptor, ModelLoader
+
+        self.backend = backend
+        self.device = device
+        descriptor = ModelLoader(device=torch.device(device)).load_from_file(backend.weights_file())
+        if not isinstance(descriptor, ImageModelDescriptor) or descriptor.scale < 2:
+            raise ValueError(f"{backend.weights}: not an image super-resolution model (scale {descriptor.scale})")
+        self.model = descriptor.eval()
+        self.scale = descriptor.scale
+
+    @torch.inference_mode()
+    def upscale(self, image: Image.Image) -> Image.Image:
+        x = torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0)
+        x = x.permute(2, 0, 1).unsqueeze(0).to(self.device)
+        y = self.model(x).clamp(0, 1).squeeze(0).permute(1, 2, 0).float().cpu().numpy()
+        return Image.fromarray(np.round(y * 255.0).astype(np.uint8))
+
+
+class LanczosUpscaler(LoadedModel):
+    """The fallback: no model; photos are enlarged with Lanczos resampling where they are resized."""
+
+    def __init__(self, backend: Backend, device: str) -> None:
+        self.backend = backend
+        self.device = device

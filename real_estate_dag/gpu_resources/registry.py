@@ -13,16 +13,20 @@ from real_estate_dag.gpu_resources.backends import (
     QUALITY,
     ROOMS,
     SHOTS,
+    SUPERRES,
     Backend,
     ClipRoomModel,
     IqaModel,
+    LanczosUpscaler,
     LoadedModel,
     MobileNetRoomModel,
     RoomModel,
     ShotModel,
+    SuperResModel,
     resolve_quality,
     resolve_rooms,
     resolve_shots,
+    resolve_superres,
 )
 from real_estate_dag.gpu_resources.device import bf16_native, choose_device
 from real_estate_dag.resources.env import Settings
@@ -72,6 +76,8 @@ class ModelRegistry(ConfigurableResource):
     iqa_metric: str = Field(default="piqe", description="pyiqa metric; others than piqe need their weights")
     batch_size: int = Field(default=32, description="sampled frames per room/quality inference batch")
     models_dir: str = Field(default="", description="prefetched weights folder, used before package files")
+    superres_weights: str = Field(default="", description="a local super-resolution checkpoint (e.g. Real-ESRGAN) "
+                                  "for photos smaller than the render needs; empty: Lanczos")
 
     def shot_backend(self) -> Backend:
         return resolve_shots(self.models_dir)
@@ -83,6 +89,9 @@ class ModelRegistry(ConfigurableResource):
     def quality_backends(self) -> list[Backend]:
         return resolve_quality(self.iqa_metric, self.models_dir)
 
+    def superres_backends(self) -> list[Backend]:
+        return resolve_superres(self.superres_weights)
+
     def code_versions(self) -> dict[str, str]:
         """The preferred backend of each capability as ``name@digest``: what the settings ask for, the same
         on every machine (no device, precision or fallback: those are recorded in metadata)."""
@@ -90,6 +99,7 @@ class ModelRegistry(ConfigurableResource):
             SHOTS: self.shot_backend().version_tag,
             ROOMS: self.room_backends()[0].version_tag,
             QUALITY: self.quality_backends()[0].version_tag,
+            SUPERRES: self.superres_backends()[0].version_tag,
         }
 
     def resolved_device(self) -> str:
@@ -122,6 +132,15 @@ class ModelRegistry(ConfigurableResource):
         return _load_first(self.quality_backends(), (device,), lambda b: IqaModel(b, device))
 
 
+    def superres_model(self) -> SuperResModel | LanczosUpscaler:
+        device = self.resolved_device()
+
+        def build(backend: Backend) -> SuperResModel | LanczosUpscaler:
+            return SuperResModel(backend, device) if backend.name == "spandrel" else LanczosUpscaler(backend, device)
+
+        return _load_first(self.superres_backends(), (device,), build)
+
+
 MODEL_SETTINGS = Settings(ModelRegistry, {
     "device": "REDAG_DEVICE",
     "shot_precision": "REDAG_SHOT_PRECISION",
@@ -132,4 +151,5 @@ MODEL_SETTINGS = Settings(ModelRegistry, {
     "iqa_metric": "REDAG_IQA_METRIC",
     "batch_size": "REDAG_BATCH_SIZE",
     "models_dir": "REDAG_MODELS_DIR",
+    "superres_weights": "REDAG_SUPERRES_WEIGHTS",
 })

@@ -25,9 +25,10 @@ def fingerprint(path: Path) -> dict[str, Any]:
 
 
 def manifest_inputs(manifest_value: dict[str, Any]) -> list[dict[str, Any]]:
-    """The videos and the music track a property_manifest value lists, each with its ``key`` and
+    """The videos, photos and the music track a property_manifest value lists, each with its ``key`` and
     ``fingerprint``."""
-    return [*manifest_value["videos"], *([manifest_value["music"]] if manifest_value["music"] else [])]
+    return [*manifest_value["videos"], *manifest_value.get("photos", []),
+            *([manifest_value["music"]] if manifest_value["music"] else [])]
 
 
 def verify_unchanged(inputs: Iterable[dict[str, Any]], local_path: Callable[[str], Path]) -> None:

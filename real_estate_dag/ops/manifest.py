@@ -2,7 +2,7 @@
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -19,11 +19,16 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from real_estate_dag.ops.rooms import ROOM_TYPES
+
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv")
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".heic", ".heif")
+PHOTO_FOLDER = "photos"  # uploads/<id>/photos/: the photos, when the manifest lists none
 AUDIO_SUFFIXES = (".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".opus")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 ASPECTS = ("16:9", "9:16", "1:1", "4:5")
 MAX_VIDEOS = 50
+MAX_PHOTOS = 500
 MIN_TARGET_S = 10.0
 MAX_TARGET_S = 600.0
 MAX_MANIFEST_BYTES = 256 * 1024
@@ -92,6 +97,7 @@ def _one_line(value: Any) -> Any:
 VideoName = Annotated[str, AfterValidator(_upload_name(VIDEO_SUFFIXES))]
 ImageName = Annotated[str, AfterValidator(_upload_name(IMAGE_SUFFIXES))]
 AudioName = Annotated[str, AfterValidator(_upload_name(AUDIO_SUFFIXES))]
+PhotoName = Annotated[str, AfterValidator(_upload_name(PHOTO_SUFFIXES))]
 
 
 def _count(high: float) -> Any:
@@ -189,9 +195,35 @@ class Options(_Model):
     corner_logo: bool = False  # the brand's logo in a corner of every clip of the branded render
 
 
+def _photo_entry(value: Any) -> Any:
+    return {"file": value} if isinstance(value, str) else value
+
+
+class Photo(_Model):
+    """One listed photo: its file inside the upload folder, and optionally the room it shows (as the
+    uploader knows it, used instead of the room model's label) and a caption."""
+
+    file: PhotoName
+    room: Literal[ROOM_TYPES] | None = None
+    caption: _text(200) = ""
+
+
+def _distinct_names(names: list[str]) -> None:
+    folded: dict[str, str] = {}
+    for name in names:
+        same = unicodedata.normalize("NFC", name).casefold()
+        if same in folded:
+            how = "more than once" if folded[same] == name else f"twice, as {folded[same]!r} and {name!r}"
+            raise _invalid(f"lists {name!r} {how}")
+        folded[same] = name
+
+
 class Manifest(_Model):
     property_id: str
-    videos: Annotated[tuple[VideoName, ...], Field(min_length=1, max_length=MAX_VIDEOS, strict=False)]
+    videos: Annotated[tuple[VideoName, ...], Field(max_length=MAX_VIDEOS, strict=False)] = ()
+    # a photo is a file name or {"file", "room", "caption"}; without the field, the files in photos/
+    photos: Annotated[tuple[Annotated[Photo, BeforeValidator(_photo_entry)], ...],
+                      Field(max_length=MAX_PHOTOS, strict=False)] = ()
     music: AudioName | None = None
     listing: Listing = Listing()
     brand: Brand = Brand()
@@ -201,9 +233,19 @@ class Manifest(_Model):
     @model_validator(mode="before")
     @classmethod
     def _default_property_id(cls, data: Any, info: ValidationInfo) -> Any:
-        if isinstance(data, dict) and "property_id" not in data and info.context:
-            return {**data, "property_id": info.context["default_property_id"]}
+        if isinstance(data, dict) and info.context:
+            if "property_id" not in data:
+                data = {**data, "property_id": info.context["default_property_id"]}
+            if "photos" not in data and info.context.get("folder_photos"):
+                data = {**data, "photos": list(info.context["folder_photos"])}
         return data
+
+    @model_validator(mode="after")
+    def _something_to_show(self) -> "Manifest":
+        if not self.videos and not self.photos:
+            raise PydanticCustomError("manifest_videos", "must be a non-empty list of file names (or give photos: "
+                                      "a \"photos\" list or files in photos/)")
+        return self
 
     @field_validator("property_id")
     @classmethod
@@ -218,14 +260,14 @@ class Manifest(_Model):
     @field_validator("videos")
     @classmethod
     def _distinct(cls, videos: tuple[str, ...]) -> tuple[str, ...]:
-        folded: dict[str, str] = {}
-        for name in videos:
-            same = unicodedata.normalize("NFC", name).casefold()
-            if same in folded:
-                how = "more than once" if folded[same] == name else f"twice, as {folded[same]!r} and {name!r}"
-                raise _invalid(f"lists {name!r} {how}")
-            folded[same] = name
+        _distinct_names(list(videos))
         return videos
+
+    @field_validator("photos")
+    @classmethod
+    def _distinct_photos(cls, photos: tuple[Photo, ...]) -> tuple[Photo, ...]:
+        _distinct_names([photo.file for photo in photos])
+        return photos
 
     @model_validator(mode="after")
     def _agent_from_listing(self) -> "Manifest":
@@ -241,13 +283,21 @@ class Manifest(_Model):
         return self.model_dump()
 
 
+def folder_photos(names: Iterable[str]) -> tuple[str, ...]:
+    """Of ``names`` (files inside an upload folder), the photos directly inside its photos/ folder, sorted."""
+    return tuple(sorted(name for name in names if name.startswith(f"{PHOTO_FOLDER}/") and name.count("/") == 1
+                        and name.lower().endswith(PHOTO_SUFFIXES)))
+
+
 def manifest_from_dict(data: dict[str, Any]) -> Manifest:
     """Rebuild a Manifest from ``Manifest.to_dict()`` output (also one stored as JSON)."""
     return Manifest.model_validate(data)
 
 
-def parse_manifest(raw: bytes, file: str = "manifest.json", default_property_id: str = "") -> Manifest:
-    """Validate raw manifest bytes. Unknown fields are ignored; missing optional ones get defaults."""
+def parse_manifest(raw: bytes, file: str = "manifest.json", default_property_id: str = "",
+                   folder_photos: tuple[str, ...] = ()) -> Manifest:
+    """Validate raw manifest bytes. Unknown fields are ignored; missing optional ones get defaults;
+    ``folder_photos`` (the photo files in the upload's photos/ folder) are the photos when it lists none."""
     if len(raw) > MAX_MANIFEST_BYTES:
         raise ManifestError(file, "(file)", f"is {len(raw)} bytes; the limit is {MAX_MANIFEST_BYTES}")
     try:
@@ -256,7 +306,8 @@ def parse_manifest(raw: bytes, file: str = "manifest.json", default_property_id:
         raise ManifestError(file, "(file)", f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     try:
         # the JSON parser stops at 200 levels of nesting, with an error rather than a RecursionError
-        return Manifest.model_validate_json(text, context={"default_property_id": default_property_id})
+        return Manifest.model_validate_json(text, context={"default_property_id": default_property_id,
+                                                           "folder_photos": folder_photos})
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         raise ManifestError(file, _field(error), _reason(error)) from None
@@ -265,6 +316,8 @@ def parse_manifest(raw: bytes, file: str = "manifest.json", default_property_id:
 def _field(error: ErrorDetails) -> str:
     if error["type"] == "json_invalid":
         return "(file)"
+    if error["type"] == "manifest_videos":
+        return "videos"
     text = ""
     for part in error["loc"]:
         text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
@@ -278,7 +331,7 @@ _KINDS = {"string": "a string", "float": "a number", "int": "a number", "tuple":
 
 def _reason(error: ErrorDetails) -> str:
     kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
-    if kind == "manifest":
+    if kind in ("manifest", "manifest_videos"):
         return error["msg"]
     if kind == "json_invalid":
         problem = str(ctx.get("error", error["msg"]))

@@ -6,7 +6,7 @@ unless the corner logo is on), so the unbranded one encodes its closing card and
 into it only; the teaser reuses the showcase's clip bodies.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from real_estate_dag.ops.cards import (
     draw_overlay,
     overlay_content,
 )
-from real_estate_dag.ops.manifest import Manifest
+from real_estate_dag.ops.manifest import ASPECTS, Manifest
 from real_estate_dag.ops.render import ASPECT_SIZES, FPS, Card, RenderClip
 from real_estate_dag.ops.teaser import teaser_clips, teaser_length
 from real_estate_dag.ops.titlecard import draw_title_card, listing_lines
@@ -57,11 +57,12 @@ class Job:
 class Publication:
     manifest: Manifest
     edl: list[dict[str, Any]]  # selected_clips' clips, with their showcase times
-    clips: list[RenderClip]  # the same clips, ready to render
+    clips: Callable[[str], list[RenderClip]]  # the same clips, ready to render at an aspect
     title_s: float
     closing_s: float
     crossfade_s: float
     brand_files: dict[str, Path]  # agent_portrait and logo, where the brand gives them
+    hero_photo: Path | None = None  # photo_analysis' hero, the title card's backdrop when there is one
 
     @property
     def lead_s(self) -> float:
@@ -76,16 +77,19 @@ class Publication:
         return round(teaser_length([c["duration_s"] for c in self.teaser_edl()], self.lead_s, self.crossfade_s), 3)
 
     def hero(self) -> Image.Image:
-        """The middle frame of the highest-scoring clip."""
+        """The hero photo, else the middle frame of the highest-scoring clip."""
+        if self.hero_photo is not None:
+            with Image.open(self.hero_photo) as photo:
+                return photo.convert("RGB")
         best = max(range(len(self.edl)), key=lambda i: (self.edl[i]["score"], -i))
-        clip = self.clips[best]
+        clip = self.clips(ASPECTS[0])[best]
         return poster_frame(clip.path, clip.in_s + clip.duration_s / 2)
 
     def _overlaid(self, folder: Path, aspect: str, logo: bool) -> tuple[list[RenderClip], list[CardContent]]:
         tag = aspect.replace(":", "x")
         options = self.manifest.options
         clips, contents = [], []
-        for i, (entry, clip) in enumerate(zip(self.edl, self.clips, strict=True)):
+        for i, (entry, clip) in enumerate(zip(self.edl, self.clips(aspect), strict=True)):
             content = overlay_content(room_title(entry["room"]) if options.room_captions else "", logo)
             overlay = None
             if content.texts or content.pictures:

@@ -50,6 +50,7 @@ class RenderClip:
     crop: tuple[int, int, int, int] | None = None  # x, y, width, height of the picture inside black bars
     source_id: str = ""  # the file's content identity for the piece cache (default: path, size, mtime)
     overlay: Path | None = None  # a full-frame RGBA PNG drawn over the clip (room caption, corner logo)
+    kind: str = "video"  # "photo": a Ken Burns segment (ops/kenburns.py), enlarged with Lanczos when small
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,8 @@ def _fit_filter(clip: RenderClip, width: int, height: int) -> str:
     if clip.crop is not None:
         x, y, w, h = clip.crop
         source += f"crop={w}:{h}:{x}:{y},"
+    if clip.kind == "photo":  # already framed at the output's aspect ratio
+        return f"{source}scale={width}:{height}:flags=lanczos,{tail}[FIT]"
     if abs(clip.display_aspect - width / height) / (width / height) < 0.12:
         return f"{source}scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},{tail}[FIT]"
     sw, sh = width // 8 // 2 * 2, height // 8 // 2 * 2

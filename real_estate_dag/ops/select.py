@@ -75,6 +75,10 @@ class Clip:
     stability: float
     showcase_in_s: float = 0.0  # where the clip starts and ends on the showcase's time line
     showcase_out_s: float = 0.0
+    source: str = "video"  # "video", or "photo" (ops/photo_select.py): ``video`` then names the photo file
+    reason: str = ""  # why the edit chose it
+    photo_key: str = ""  # a photo clip's corrected photo in the store
+    focus: tuple[float, float] = (0.5, 0.5)  # a photo clip's focus point, as shares of its width and height
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,7 +129,8 @@ def clips_outside_shots(clips: list[dict[str, Any]], videos_shots: dict[str, lis
     return [
         f"clip {c['order']} ({c['video']} frames {c['in_frame']}-{c['out_frame']})"
         for c in clips
-        if not any(s <= c["in_frame"] and c["out_frame"] <= e for s, e in videos_shots[c["video"]])
+        if c.get("source", "video") == "video"
+        and not any(s <= c["in_frame"] and c["out_frame"] <= e for s, e in videos_shots[c["video"]])
     ]
 
 
@@ -181,10 +186,18 @@ def _clip_at(c: Candidate, clip: Clip, start: float, length: float, score: float
                    stability=round(stable, 4))
 
 
-def place_on_time_line(pairs: list[tuple[Candidate, Clip]], params: SelectionParams, beats: MusicBeats | None
+def photo_for(clip: Clip, length: float) -> Clip:
+    """A photo clip shown for ``length`` seconds (its frames at the clip's own rate)."""
+    rate = (clip.out_frame + 1) / clip.duration_s
+    return replace(clip, out_frame=max(0, round(length * rate) - 1), out_s=round(length, 4),
+                   duration_s=round(length, 4))
+
+
+def place_on_time_line(pairs: list[tuple[Candidate | None, Clip]], params: SelectionParams, beats: MusicBeats | None
                        ) -> tuple[list[Clip], float, float, list[float]]:
     """Clips (moved onto the beat grid where they can be) with their showcase times, the title and
-    closing card lengths, and the cuts: each crossfade's middle, then the end."""
+    closing card lengths, and the cuts: each crossfade's middle, then the end. A photo clip has no
+    candidate (None)."""
     fade = params.crossfade_s
     grid = np.array(beats.beats_s if beats else ())
     bars = np.array(beats.downbeats_s if beats else ())
@@ -213,9 +226,13 @@ def place_on_time_line(pairs: list[tuple[Candidate, Clip]], params: SelectionPar
             low, high = cut + params.min_clip_s - tail, cut + params.max_clip_s - tail
             for target in dict.fromkeys(t for t in [on_grid(raw, low, high, cut in bars or not use_bars),
                                                      on_grid(raw, low, high, False)] if t is not None):
-                moved = _moved_window(c, clip, target - cut + tail, params.beat_quality_keep)
+                length = target - cut + tail
+                if c is None:  # a photo has no window to keep inside: any length fits
+                    placed = photo_for(clip, length)
+                    break
+                moved = _moved_window(c, clip, length, params.beat_quality_keep)
                 if moved is not None:
-                    placed = _clip_at(c, clip, moved[0], target - cut + tail, moved[1])
+                    placed = _clip_at(c, clip, moved[0], length, moved[1])
                     break
         start = cut - fade / 2
         clips.append(replace(placed, showcase_in_s=round(start, 4), showcase_out_s=round(start + placed.duration_s, 4)))
@@ -252,6 +269,14 @@ def _fit_lengths(chosen: list[Candidate], target: float, params: SelectionParams
 
 def select_clips(candidates: list[Candidate], target_s: float, params: SelectionParams,
                  beats: MusicBeats | None = None) -> Selection:
+    pairs, dropped = choose_clips(candidates, target_s, params)
+    return timed_selection(pairs, target_s, params, beats, dropped)
+
+
+def choose_clips(candidates: list[Candidate], target_s: float, params: SelectionParams
+                 ) -> tuple[list[tuple[Candidate, Clip]], int]:
+    """The clips for ``target_s`` in room order with their candidates, and how many near-duplicates
+    were dropped."""
     margin_candidates = []
     for c in candidates:
         first, last = c.first_frame + params.cut_margin_frames, c.last_frame - params.cut_margin_frames
@@ -295,10 +320,16 @@ def select_clips(candidates: list[Candidate], target_s: float, params: Selection
         stable = float(c.sample_stability[inside].mean()) if inside.any() else float(c.sample_stability.mean())
         clips.append((c, Clip(0, c.video, c.shot, c.segment, c.room, in_frame, min(out_frame, c.last_frame),
                               round(start, 4), round(out_time, 4), round(length, 4), round(score, 4),
-                              round(stable, 4))))
+                              round(stable, 4),
+                              reason=f"footage: best-scoring window of a {c.room} segment (score {score:.2f})")))
     clips.sort(key=lambda pair: (ROOM_ORDER.get(pair[1].room, len(ROOM_ORDER)), pair[0].video_index,
                                  pair[1].in_s))
-    pairs = [(c, replace(clip, order=i)) for i, (c, clip) in enumerate(clips)]
+    return [(c, replace(clip, order=i)) for i, (c, clip) in enumerate(clips)], dropped
+
+
+def timed_selection(pairs: list[tuple[Candidate | None, Clip]], target_s: float, params: SelectionParams,
+                    beats: MusicBeats | None, dropped: int) -> Selection:
+    """The selection of ``pairs`` (in showcase order) placed on the time line."""
     ordered, title, closing, cuts = place_on_time_line(pairs, params, beats)
     total = showcase_length([clip.duration_s for clip in ordered], params, title, closing)
     offsets = []

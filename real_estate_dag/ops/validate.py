@@ -18,6 +18,8 @@ class MediaLimits:
     min_fps: float = 1.0
     max_fps: float = 240.0
     max_audio_seconds: float = 3600.0
+    max_photo_pixels: int = 100_000_000
+    max_photo_aspect: float = 8.0
 
 
 def _size(n: int) -> str:
@@ -60,3 +62,17 @@ def check_audio_header(name: str, duration_s: float, limits: MediaLimits) -> Non
     if duration_s > limits.max_audio_seconds:
         raise LimitError(f"{name}: declares {duration_s:.1f} s of audio; the limit is "
                          f"{limits.max_audio_seconds:g} s")
+
+
+def check_photo_header(name: str, width: int, height: int, limits: MediaLimits) -> None:
+    """Refuse a photo by its declared size before it is decoded: a decompression bomb, a sliver."""
+    if width * height > limits.max_photo_pixels:
+        raise LimitError(f"{name}: declares {width}x{height} pixels ({width * height}); the limit is "
+                         f"{limits.max_photo_pixels} (REDAG_MAX_PHOTO_PIXELS), so it is refused as a possible "
+                         "decompression bomb")
+    if min(width, height) < limits.min_short_side:
+        raise LimitError(f"{name}: declares {width}x{height} pixels; the short side must be at least "
+                         f"{limits.min_short_side}")
+    if max(width, height) > limits.max_photo_aspect * min(width, height):
+        raise LimitError(f"{name}: declares {width}x{height} pixels, more than {limits.max_photo_aspect:g} times "
+                         "as long as it is wide; not a listing photo")

@@ -19,6 +19,7 @@ class UploadLimits(ConfigurableResource):
     min_short_side: int = Field(default=_DEFAULTS.min_short_side, description="smallest frame side, in pixels")
     max_fps: int = Field(default=int(_DEFAULTS.max_fps), description="fastest frame rate")
     max_audio_seconds: int = Field(default=int(_DEFAULTS.max_audio_seconds), description="longest music track")
+    max_photo_pixels: int = Field(default=_DEFAULTS.max_photo_pixels, description="largest declared photo, in pixels")
     upload_wait_s: int = Field(default=3600, description="how long a manifest may wait for its files")
 
     def media_limits(self) -> MediaLimits:
@@ -31,4 +32,5 @@ class UploadLimits(ConfigurableResource):
             min_short_side=self.min_short_side,
             max_fps=self.max_fps,
             max_audio_seconds=self.max_audio_seconds,
+            max_photo_pixels=self.max_photo_pixels,
         )

@@ -25,7 +25,7 @@ from real_estate_dag.assets.common import property_partitions
 from real_estate_dag.jobs import showcase_job
 from real_estate_dag.ops.inputs import shown
 from real_estate_dag.ops.keys import property_key
-from real_estate_dag.ops.manifest import ManifestError, parse_manifest
+from real_estate_dag.ops.manifest import ManifestError, folder_photos, parse_manifest
 from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.store import UPLOADS, Store, StoredObject, UnsafeKeyError
 from real_estate_dag.resources.uploads import FOLDER_TAG, MANIFEST, unlisted_kind
@@ -138,7 +138,8 @@ def evaluate_uploads(
                               "trying again next tick")
             continue
         try:
-            parsed = parse_manifest(raw, file=manifest_key, default_property_id=folder)
+            parsed = parse_manifest(raw, file=manifest_key, default_property_id=folder,
+                                    folder_photos=folder_photos(files[folder]))
         except (ManifestError, RecursionError) as exc:  # the same bytes fail the same way: refused once
             context.log.error(f"rejected {shown(str(exc))}" if isinstance(exc, ManifestError) else
                               f"rejected {shown(manifest_key)}: cannot be parsed ({type(exc).__name__})")
@@ -150,7 +151,7 @@ def evaluate_uploads(
             cursor.waiting.pop(folder, None)
             cursor.done[folder] = states[folder]
             continue
-        listed = [*parsed.videos, *((parsed.music,) if parsed.music else ())]
+        listed = [*parsed.videos, *(photo.file for photo in parsed.photos), *((parsed.music,) if parsed.music else ())]
         missing = [name for name in listed if name not in files[folder]]
         unusable = {name: kind for name in missing if (kind := unlisted_kind(store, f"{UPLOADS}/{folder}/{name}"))}
         if unusable:
