@@ -10,6 +10,8 @@ from dagster import AssetsDefinition, Definitions
 from real_estate_dag.assets.analysis import video_analysis
 from real_estate_dag.assets.clips import selected_clips
 from real_estate_dag.assets.manifest import property_manifest
+from real_estate_dag.assets.moderation import moderation
+from real_estate_dag.assets.narration import narration
 from real_estate_dag.assets.showcase import showcase_video
 from real_estate_dag.assets.versions import with_model_versions
 from real_estate_dag.executor import EXECUTOR_CHOICE, executor_from_env
@@ -19,6 +21,7 @@ from real_estate_dag.resources.env import LOCAL_STORE, S3_STORE, STORE_CHOICE, S
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
 from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.s3_store import S3Store
+from real_estate_dag.resources.safety import IntroSettings, NarrationSettings, SafetySettings
 from real_estate_dag.resources.webhooks import WebhookNotifier
 from real_estate_dag.retention import RetentionSettings, retention_job, retention_schedule
 from real_estate_dag.sensors.uploads import local_upload_sensor, s3_upload_sensor
@@ -41,7 +44,24 @@ RETENTION = Settings(RetentionSettings, {
     "results_days": "REDAG_RETENTION_RESULTS_DAYS",
 })
 WEBHOOKS = Settings(WebhookNotifier, {"urls": "REDAG_WEBHOOK_URLS", "secret": "REDAG_WEBHOOK_SECRET"})
-SETTINGS = (LOCAL_STORE, S3_STORE, MODEL_SETTINGS, LIMITS, RETENTION, WEBHOOKS)
+NARRATION = Settings(NarrationSettings, {
+    "language": "REDAG_SPEECH_LANGUAGE",
+    "burn_in_captions": "REDAG_BURN_IN_CAPTIONS",
+    "duck_ratio": "REDAG_DUCK_RATIO",
+})
+SAFETY = Settings(SafetySettings, {
+    "blocked_classes": "REDAG_MODERATION_BLOCKED",
+    "block_score_pct": "REDAG_MODERATION_SCORE_PCT",
+    "blur_classes": "REDAG_BLUR_CLASSES",
+    "blur_score_pct": "REDAG_BLUR_SCORE_PCT",
+})
+INTRO = Settings(IntroSettings, {
+    "did_api_key": "DID_API_KEY",
+    "did_url": "REDAG_DID_URL",
+    "did_deadline_s": "REDAG_DID_DEADLINE_S",
+    "intro_s": "REDAG_INTRO_S",
+})
+SETTINGS = (LOCAL_STORE, S3_STORE, MODEL_SETTINGS, LIMITS, RETENTION, WEBHOOKS, NARRATION, SAFETY, INTRO)
 CHOICES = {STORE_CHOICE: "local", EXECUTOR_CHOICE: ""}  # variables that pick a whole implementation, defaults
 
 store = store_from_env()
@@ -51,7 +71,8 @@ models: ModelRegistry = MODEL_SETTINGS.from_env()
 def location_assets(registry: ModelRegistry) -> list[AssetsDefinition]:
     """The assets, with the model backends ``registry`` resolves in the analysis assets' code versions."""
     versions = registry.process_config_and_initialize().code_versions()
-    return with_model_versions([property_manifest, video_analysis, selected_clips, showcase_video], versions)
+    return with_model_versions([property_manifest, video_analysis, narration, moderation, selected_clips,
+                                showcase_video], versions)
 
 
 defs = Definitions(
@@ -71,5 +92,8 @@ defs = Definitions(
         "limits": LIMITS.from_env(),
         "retention": RETENTION.from_env(),
         "webhooks": WEBHOOKS.from_env(),
+        "narration_settings": NARRATION.from_env(),
+        "safety": SAFETY.from_env(),
+        "intro_settings": INTRO.from_env(),
     },
 )

@@ -25,6 +25,14 @@ from real_estate_dag.gpu_resources.backends import (
     resolve_shots,
 )
 from real_estate_dag.gpu_resources.device import bf16_native, choose_device
+from real_estate_dag.gpu_resources.moderation import MODERATION, ModerationModel, resolve_moderation
+from real_estate_dag.gpu_resources.segmentation import (
+    SEGMENTATION,
+    BiRefNetSegmenter,
+    GrabCutSegmenter,
+    resolve_segmentation,
+)
+from real_estate_dag.gpu_resources.speech import SPEECH, SpeechModel, VadModel, resolve_speech, resolve_vad
 from real_estate_dag.resources.env import Settings
 
 log = logging.getLogger(__name__)
@@ -72,6 +80,10 @@ class ModelRegistry(ConfigurableResource):
     iqa_metric: str = Field(default="piqe", description="pyiqa metric; others than piqe need their weights")
     batch_size: int = Field(default=32, description="sampled frames per room/quality inference batch")
     models_dir: str = Field(default="", description="prefetched weights folder, used before package files")
+    speech_model: str = Field(default="", description="faster-whisper model: a local CTranslate2 folder or a hub "
+                              "id (small.en); empty: the packaged whisper tiny.en")
+    segmentation_weights: str = Field(default="", description="a local BiRefNet folder for the agent intro; "
+                                      "empty: OpenCV GrabCut")
 
     def shot_backend(self) -> Backend:
         return resolve_shots(self.models_dir)
@@ -90,6 +102,15 @@ class ModelRegistry(ConfigurableResource):
             SHOTS: self.shot_backend().version_tag,
             ROOMS: self.room_backends()[0].version_tag,
             QUALITY: self.quality_backends()[0].version_tag,
+            **self.safety_code_versions(),
+        }
+
+    def safety_code_versions(self) -> dict[str, str]:
+        """Speech (recogniser + voice activity), moderation and segmentation backends."""
+        return {
+            SPEECH: f"{resolve_speech(self.speech_model)[0].version_tag}+{resolve_vad().version_tag}",
+            MODERATION: resolve_moderation().version_tag,
+            SEGMENTATION: resolve_segmentation(self.segmentation_weights)[0].version_tag,
         }
 
     def resolved_device(self) -> str:
@@ -122,6 +143,26 @@ class ModelRegistry(ConfigurableResource):
         return _load_first(self.quality_backends(), (device,), lambda b: IqaModel(b, device))
 
 
+    def recognition_model(self) -> SpeechModel:
+        device = self.resolved_device()
+        return _load_first(resolve_speech(self.speech_model), (device,), lambda b: SpeechModel(b, device))
+
+    def vad_model(self) -> VadModel:
+        return _load_first([resolve_vad()], ("cpu",), lambda b: VadModel(b, "cpu"))
+
+    def moderation_model(self) -> ModerationModel:
+        return _load_first([resolve_moderation()], ("cpu",), lambda b: ModerationModel(b, "cpu"))
+
+    def segmentation_model(self) -> BiRefNetSegmenter | GrabCutSegmenter:
+        device = self.resolved_device()
+
+        def build(backend: Backend) -> BiRefNetSegmenter | GrabCutSegmenter:
+            segmenter = BiRefNetSegmenter if backend.name == "birefnet" else GrabCutSegmenter
+            return segmenter(backend, device)
+
+        return _load_first(resolve_segmentation(self.segmentation_weights), (device,), build)
+
+
 MODEL_SETTINGS = Settings(ModelRegistry, {
     "device": "REDAG_DEVICE",
     "shot_precision": "REDAG_SHOT_PRECISION",
@@ -132,4 +173,6 @@ MODEL_SETTINGS = Settings(ModelRegistry, {
     "iqa_metric": "REDAG_IQA_METRIC",
     "batch_size": "REDAG_BATCH_SIZE",
     "models_dir": "REDAG_MODELS_DIR",
+    "speech_model": "REDAG_SPEECH_MODEL",
+    "segmentation_weights": "REDAG_SEGMENTATION_WEIGHTS",
 })
