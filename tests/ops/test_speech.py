@@ -2,6 +2,7 @@
 on the edit's time line, and cut points that never fall inside a word."""
 
 import io
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,7 @@ def test_captions_parse_and_sit_on_the_edit_time_line(transcript) -> None:
         source_start = start - place.at_s + place.in_s
         assert any(abs(w.start - source_start) < 0.01 or abs(place.in_s - source_start) < 0.01 for w in found.words)
         assert end <= place.at_s + place.out_s - place.in_s + 1e-6
-    assert all(a.end.total_seconds() <= b.start.total_seconds() for a, b in zip(parsed, parsed[1:], strict=False))
+    assert all(a.end.total_seconds() <= b.start.total_seconds() for a, b in itertools.pairwise(parsed))
     vtt = webvtt.from_buffer(io.StringIO(to_vtt(cues)))
     assert [c.text for c in vtt] == [c.text for c in cues]
     seconds = [sum(float(part) * 60 ** k for k, part in enumerate(reversed(c.start.split(":")))) for c in vtt]
@@ -106,6 +107,6 @@ def test_a_cut_point_snaps_to_a_pause_never_inside_a_word(transcript) -> None:
         word = inside_word(float(t), words)
         assert abs(snapped - t) <= (word.end - word.start) + 0.2 if word else snapped == t
     middle = words[len(words) // 2]
-    whole = [s for s in found.segments if middle in s.words][0]
+    whole = next(s for s in found.segments if middle in s.words)
     assert sentences_cut(whole.start - 0.05, whole.end + 0.05, [whole]) == 0
     assert sentences_cut(whole.start, (middle.start + middle.end) / 2 - 0.01, [whole]) > 0
