@@ -9,6 +9,7 @@ from dagster import AssetsDefinition, Definitions
 
 from real_estate_dag.assets.analysis import video_analysis
 from real_estate_dag.assets.clips import selected_clips
+from real_estate_dag.assets.intro import agent_intro
 from real_estate_dag.assets.manifest import property_manifest
 from real_estate_dag.assets.moderation import moderation
 from real_estate_dag.assets.narration import narration
@@ -71,8 +72,8 @@ models: ModelRegistry = MODEL_SETTINGS.from_env()
 def location_assets(registry: ModelRegistry) -> list[AssetsDefinition]:
     """The assets, with the model backends ``registry`` resolves in the analysis assets' code versions."""
     versions = registry.process_config_and_initialize().code_versions()
-    return with_model_versions([property_manifest, video_analysis, narration, moderation, selected_clips,
-                                showcase_video], versions)
+    return with_model_versions([property_manifest, video_analysis, narration, moderation, agent_intro,
+                                selected_clips, showcase_video], versions)
 
 
 defs = Definitions(

@@ -25,6 +25,14 @@ class BlurReport:
     boxes: int
 
 
+def faces_between(findings: Sequence[dict], video: str, start_s: float, end_s: float, classes: Sequence[str],
+                  min_score: float, margin_s: float = 0.5) -> int:
+    """How many of moderation's findings (as dicts) of ``classes`` lie in ``video`` within a clip's span
+    (widened by ``margin_s``, a sampling interval): a clip without any is not re-read to be blurred."""
+    return sum(f["file"] == video and f["time_s"] is not None and start_s - margin_s <= f["time_s"] <= end_s + margin_s
+               and f["label"] in classes and f["score"] >= min_score for f in findings)
+
+
 def boxes_to_blur(detections: Sequence[Detection], classes: Sequence[str], min_score: float) -> list[tuple[int, ...]]:
     return [d.box for d in detections if d.label in classes and d.score >= min_score]
 

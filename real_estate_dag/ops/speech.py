@@ -191,6 +191,19 @@ def snap_to_pause(t: float, words: Sequence[Word], low: float, high: float) -> f
     return min(fitting, key=lambda o: abs(o - t)) if fitting else t
 
 
+def snap_window(start: float, end: float, words: Sequence[Word], low: float, high: float) -> tuple[float, float]:
+    """A clip's in and out points moved into pauses (``snap_to_pause``), inside ``[low, high]``."""
+    if not words:
+        return start, end
+    return snap_to_pause(start, words, low, end), snap_to_pause(end, words, start, high)
+
+
+def mute_spans(transcript: Transcript, names: Iterable[str], in_s: float, out_s: float) -> list[tuple[float, float]]:
+    """The sentences naming ``names`` inside a clip ``[in_s, out_s]``, in seconds from the clip's start."""
+    return [(max(0.0, s - in_s), min(out_s, e) - in_s) for s, e in naming_spans(transcript, names)
+            if e > in_s and s < out_s]
+
+
 def sentences_cut(start: float, end: float, segments: Sequence[Segment]) -> int:
     """How many words a window loses from the sentences it cuts (a sentence it holds whole, or misses
     entirely, costs nothing)."""
