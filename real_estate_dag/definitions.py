@@ -22,7 +22,7 @@ from real_estate_dag.resources.env import LOCAL_STORE, S3_STORE, STORE_CHOICE, S
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
 from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.s3_store import S3Store
-from real_estate_dag.resources.safety import IntroSettings, NarrationSettings, SafetySettings
+from real_estate_dag.resources.safety import INTRO, NARRATION, SAFETY
 from real_estate_dag.resources.webhooks import WebhookNotifier
 from real_estate_dag.retention import RetentionSettings, retention_job, retention_schedule
 from real_estate_dag.sensors.uploads import local_upload_sensor, s3_upload_sensor
@@ -45,23 +45,6 @@ RETENTION = Settings(RetentionSettings, {
     "results_days": "REDAG_RETENTION_RESULTS_DAYS",
 })
 WEBHOOKS = Settings(WebhookNotifier, {"urls": "REDAG_WEBHOOK_URLS", "secret": "REDAG_WEBHOOK_SECRET"})
-NARRATION = Settings(NarrationSettings, {
-    "language": "REDAG_SPEECH_LANGUAGE",
-    "burn_in_captions": "REDAG_BURN_IN_CAPTIONS",
-    "duck_ratio": "REDAG_DUCK_RATIO",
-})
-SAFETY = Settings(SafetySettings, {
-    "blocked_classes": "REDAG_MODERATION_BLOCKED",
-    "block_score_pct": "REDAG_MODERATION_SCORE_PCT",
-    "blur_classes": "REDAG_BLUR_CLASSES",
-    "blur_score_pct": "REDAG_BLUR_SCORE_PCT",
-})
-INTRO = Settings(IntroSettings, {
-    "did_api_key": "DID_API_KEY",
-    "did_url": "REDAG_DID_URL",
-    "did_deadline_s": "REDAG_DID_DEADLINE_S",
-    "intro_s": "REDAG_INTRO_S",
-})
 SETTINGS = (LOCAL_STORE, S3_STORE, MODEL_SETTINGS, LIMITS, RETENTION, WEBHOOKS, NARRATION, SAFETY, INTRO)
 CHOICES = {STORE_CHOICE: "local", EXECUTOR_CHOICE: ""}  # variables that pick a whole implementation, defaults
 
@@ -93,8 +76,5 @@ defs = Definitions(
         "limits": LIMITS.from_env(),
         "retention": RETENTION.from_env(),
         "webhooks": WEBHOOKS.from_env(),
-        "narration_settings": NARRATION.from_env(),
-        "safety": SAFETY.from_env(),
-        "intro_settings": INTRO.from_env(),
     },
 )

@@ -12,7 +12,7 @@ from real_estate_dag.gpu_resources.provenance import provenance
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.did import DidClient, DidError
 from real_estate_dag.ops.intro import PortraitError, cut_out
-from real_estate_dag.resources.safety import IntroSettings
+from real_estate_dag.resources.safety import INTRO, IntroSettings
 from real_estate_dag.resources.store import Store, work_prefix
 from real_estate_dag.retries import transient_retries
 
@@ -26,6 +26,7 @@ def intro_script(brand: dict, address: str) -> str:
 
 
 @asset(
+    resource_defs={"intro_settings": INTRO.from_env()},
     partitions_def=property_partitions,
     group_name=GROUP,
     owners=OWNERS,
@@ -76,7 +77,8 @@ def _intro(context: AssetExecutionContext, store: Store, models: ModelRegistry, 
     store.save_dir(work_prefix(key, FOLDER))
     source = provenance(segmenter)
     return MaterializeResult(
-        value={"cutout": f"{work_prefix(key, FOLDER)}/cutout.png", "clip": clip, "talk_id": talk.id if talk else None,
+        value={"cutout": f"{work_prefix(key, FOLDER)}/cutout.png", "clip": clip, "intro_s": settings.intro_s,
+               "talk_id": talk.id if talk else None,
                "person": list(cutout.person), "face": list(cutout.face) if cutout.face else None,
                "located_by": cutout.located_by, "segmentation": source},
         metadata={

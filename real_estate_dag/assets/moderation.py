@@ -8,6 +8,7 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
+    AssetsDefinition,
     MaterializeResult,
     MetadataValue,
     asset,
@@ -17,31 +18,38 @@ from real_estate_dag.assets.common import GROUP, OWNERS, decoded_video, property
 from real_estate_dag.gpu_resources.provenance import provenance
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.moderation import FACES, block_message, blocking, scan
-from real_estate_dag.resources.safety import SafetySettings
+from real_estate_dag.resources.safety import SAFETY, SafetySettings
 from real_estate_dag.resources.store import Store
 from real_estate_dag.retries import transient_retries
 
 CHECK = "no_blocked_content"
 
 
-@asset(
-    partitions_def=property_partitions,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds={"onnx", "python"},
-    code_version="moderation-v1",
-    dagster_type=DagsterAny,
-    check_specs=[AssetCheckSpec(CHECK, asset="moderation", blocking=True,
-                                description="No sampled frame or photo shows a blocked class (settings: "
-                                "REDAG_MODERATION_BLOCKED, REDAG_MODERATION_SCORE_PCT); a failure stops the "
-                                "run before anything is published and names each file and time.")],
-    description="NudeNet (320n, onnxruntime) on every sampled frame and photo: each detection with its "
-    "class, score and box, the faces found (which privacy blurs), and the findings that block publication.",
-)
-def moderation(context: AssetExecutionContext, store: Store, models: ModelRegistry, safety: SafetySettings,
-               property_manifest: dict, video_frames: dict) -> MaterializeResult:
-    with transient_retries(context):
-        return _moderate(context, store, models, safety, property_manifest, video_frames)
+def moderation_asset(safety: SafetySettings) -> AssetsDefinition:
+    """The moderation asset with these settings (``moderation`` below has the environment's)."""
+
+    @asset(
+        name="moderation",
+        resource_defs={"safety": safety},
+        partitions_def=property_partitions,
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"onnx", "python"},
+        code_version="moderation-v1",
+        dagster_type=DagsterAny,
+        check_specs=[AssetCheckSpec(CHECK, asset="moderation", blocking=True,
+                                    description="No sampled frame or photo shows a blocked class (settings: "
+                                    "REDAG_MODERATION_BLOCKED, REDAG_MODERATION_SCORE_PCT); a failure stops the "
+                                    "run before anything is published and names each file and time.")],
+        description="NudeNet (320n, onnxruntime) on every sampled frame and photo: each detection with its "
+        "class, score and box, the faces found (which privacy blurs), and the findings that block publication.",
+    )
+    def moderation(context: AssetExecutionContext, store: Store, models: ModelRegistry, safety: SafetySettings,
+                   property_manifest: dict, video_frames: dict) -> MaterializeResult:
+        with transient_retries(context):
+            return _moderate(context, store, models, safety, property_manifest, video_frames)
+
+    return moderation
 
 
 def _images(store: Store, property_manifest: dict, video_frames: dict):
@@ -96,3 +104,6 @@ def _moderate(context: AssetExecutionContext, store: Store, models: ModelRegistr
             check_name=CHECK, passed=not blocked, description=message,
             metadata={"blocked": MetadataValue.text(message), "blocked_classes": ", ".join(safety.blocked())})],
     )
+
+
+moderation = moderation_asset(SAFETY.from_env())

@@ -9,12 +9,13 @@ from real_estate_dag.assets.manifest import verify_inputs
 from real_estate_dag.gpu_resources.provenance import provenance
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.speech import Transcript, highlights, keywords, load_audio
-from real_estate_dag.resources.safety import NarrationSettings
+from real_estate_dag.resources.safety import NARRATION, NarrationSettings
 from real_estate_dag.resources.store import Store
 from real_estate_dag.retries import transient_retries
 
 
 @asset(
+    resource_defs={"narration_settings": NARRATION.from_env()},
     partitions_def=property_partitions,
     group_name=GROUP,
     owners=OWNERS,
@@ -66,7 +67,8 @@ def _narrate(context: AssetExecutionContext, store: Store, models: ModelRegistry
     context.log.info(f"narration: {sum(r['words'] for r in rows)} words in {len(videos)} video(s), "
                      f"{seconds:.1f} s for {footage_s:.1f} s of footage")
     return MaterializeResult(
-        value={"videos": videos, "provenance": sources, "seconds": round(seconds, 2)},
+        value={"videos": videos, "provenance": sources, "seconds": round(seconds, 2),
+               "settings": {"burn_in_captions": bool(settings.burn_in_captions), "duck_ratio": settings.duck_ratio}},
         metadata={
             "videos": table(rows),
             "keywords": MetadataValue.text(", ".join(dict.fromkeys(p for v in videos for p in v["keywords"]))

@@ -1,9 +1,14 @@
-"""Settings of narration, moderation, privacy and the agent intro (each field set by a variable)."""
+"""Settings of narration, moderation, privacy and the agent intro (each field set by a variable).
+
+The assets that read them carry them as their own resources (``resource_defs``), made here from the
+environment once, so a run needs no more resources than before; definitions.py lists them in SETTINGS.
+"""
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
 from real_estate_dag.ops.moderation import EXPLICIT, FACES, parse_classes
+from real_estate_dag.resources.env import Settings
 
 
 class NarrationSettings(ConfigurableResource):
@@ -32,3 +37,22 @@ class IntroSettings(ConfigurableResource):
     did_url: str = Field(default="https://api.d-id.com", description="D-ID API base URL")
     did_deadline_s: int = Field(default=300, description="how long a D-ID talk may take to render")
     intro_s: int = Field(default=3, description="seconds the intro card is shown")
+
+
+NARRATION = Settings(NarrationSettings, {
+    "language": "REDAG_SPEECH_LANGUAGE",
+    "burn_in_captions": "REDAG_BURN_IN_CAPTIONS",
+    "duck_ratio": "REDAG_DUCK_RATIO",
+})
+SAFETY = Settings(SafetySettings, {
+    "blocked_classes": "REDAG_MODERATION_BLOCKED",
+    "block_score_pct": "REDAG_MODERATION_SCORE_PCT",
+    "blur_classes": "REDAG_BLUR_CLASSES",
+    "blur_score_pct": "REDAG_BLUR_SCORE_PCT",
+})
+INTRO = Settings(IntroSettings, {
+    "did_api_key": "DID_API_KEY",
+    "did_url": "REDAG_DID_URL",
+    "did_deadline_s": "REDAG_DID_DEADLINE_S",
+    "intro_s": "REDAG_INTRO_S",
+})
