@@ -14,6 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dagster import DagsterEventType, DagsterInstance, materialize
+from PIL import Image
 
 from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
@@ -30,8 +31,13 @@ def write_upload(root: Path, video: Path, target_s: float) -> None:
     link = folder / "walkthrough.mp4"
     if not link.exists():
         link.hardlink_to(video)
+    Image.new("RGB", (400, 500), (190, 150, 120)).save(folder / "agent.jpg")
+    Image.new("RGBA", (400, 160), (240, 240, 240, 255)).save(folder / "logo.png")
     manifest = {"property_id": PARTITION, "videos": ["walkthrough.mp4"],
                 "listing": {"address": "1 Benchmark Way", "price": 500000, "bedrooms": 3, "bathrooms": 2},
+                "brand": {"agent_name": "Bench Agent", "agent_phone": "+1 555 0100", "agent_email": "a@bench.example",
+                          "agent_portrait": "agent.jpg", "brokerage": "Bench Realty", "logo": "logo.png",
+                          "listing_url": "https://bench.example/1"},
                 "options": {"target_duration_s": target_s, "aspects": ["16:9"]}}
     (folder / "manifest.json").write_text(json.dumps(manifest))
 

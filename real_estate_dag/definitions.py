@@ -12,6 +12,7 @@ from real_estate_dag.assets.clips import selected_clips
 from real_estate_dag.assets.intro import agent_intro
 from real_estate_dag.assets.manifest import property_manifest
 from real_estate_dag.assets.moderation import moderation
+from real_estate_dag.assets.music import music_beats
 from real_estate_dag.assets.narration import narration
 from real_estate_dag.assets.showcase import showcase_video
 from real_estate_dag.assets.versions import with_model_versions
@@ -55,8 +56,8 @@ models: ModelRegistry = MODEL_SETTINGS.from_env()
 def location_assets(registry: ModelRegistry) -> list[AssetsDefinition]:
     """The assets, with the model backends ``registry`` resolves in the analysis assets' code versions."""
     versions = registry.process_config_and_initialize().code_versions()
-    return with_model_versions([property_manifest, video_analysis, narration, moderation, agent_intro,
-                                selected_clips, showcase_video], versions)
+    return with_model_versions([property_manifest, video_analysis, music_beats, narration, moderation,
+                                agent_intro, selected_clips, showcase_video], versions)
 
 
 defs = Definitions(

@@ -20,6 +20,10 @@ from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.results import current_file
 from real_estate_dag.resources.store import LocalStore
 
+BRAND = {"agent_name": "Jane Realtor", "agent_phone": "+1 555 0100", "agent_email": "jane@example.com",
+         "agent_licence": "DRE 0123", "agent_portrait": "agent.jpg", "brokerage": "Acme Homes", "logo": "logo.png",
+         "listing_url": "https://example.com/7-maple"}
+
 
 def run_property(root: Path, key: str):
     store = LocalStore(root=str(root))
@@ -38,10 +42,12 @@ def run_property(root: Path, key: str):
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory, short_clip: Path, music_track: Path):
     root = tmp_path_factory.mktemp("store")
-    write_upload(root, "maple-ave", {"walk.mp4": short_clip}, music="music.m4a",
-                 listing={"address": "7 Maple Ave", "price": 420000},
-                 options={"target_duration_s": 15, "aspects": ["16:9", "9:16"]})
-    (root / "uploads" / "maple-ave" / "music.m4a").write_bytes(music_track.read_bytes())
+    folder = write_upload(root, "maple-ave", {"walk.mp4": short_clip}, music="music.m4a",
+                          listing={"address": "7 Maple Ave", "price": 420000}, brand=BRAND,
+                          options={"target_duration_s": 15, "aspects": ["16:9", "9:16"], "room_captions": True})
+    (folder / "music.m4a").write_bytes(music_track.read_bytes())
+    Image.new("RGB", (120, 160), (200, 150, 120)).save(folder / "agent.jpg")
+    Image.new("RGBA", (200, 80), (250, 250, 250, 255)).save(folder / "logo.png")
     before = {p: p.read_bytes() for p in (root / "uploads").rglob("*") if p.is_file()}
     result = run_property(root, "maple-ave")
     return root, result, before
@@ -57,11 +63,12 @@ def test_every_asset_materialises(pipeline) -> None:
     assert result.success
     done = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
     assert done == {"property_manifest", "video_frames", "shot_boundaries", "room_labels", "quality_scores",
-                    "selected_clips", "showcase_video"}
+                    "music_beats", "selected_clips", "showcase_video"}
     checks = {e.event_specific_data.check_name: e.event_specific_data.passed
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert checks["clips_inside_shots"] and checks["format"] and checks["duration_matches_edit"]
-    assert checks["audio_present"]  # both renders carry the music
+    assert checks["audio_present"]  # every render carries the music
+    assert checks["unbranded_has_no_agent"]
 
 
 def test_metadata_records_counts_and_backends(pipeline) -> None:
@@ -75,7 +82,7 @@ def test_metadata_records_counts_and_backends(pipeline) -> None:
     assert metadata(result, "room_labels")["fallback_from"] is None
     edit = metadata(result, "selected_clips")["edit_decision_list"]
     assert [c.name for c in edit.schema.columns] == ["order", "video", "room", "in_s", "out_s", "duration_s",
-                                                     "score", "stability"]
+                                                     "showcase_in_s", "showcase_out_s", "score", "stability"]
     assert [c.type for c in edit.schema.columns][:4] == ["int", "string", "string", "float"]
     assert [r.data["order"] for r in edit.records] == list(range(metadata(result, "selected_clips")["clip_count"]))
     shots = metadata(result, "shot_boundaries")["shots"]

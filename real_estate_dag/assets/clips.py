@@ -17,18 +17,27 @@ from real_estate_dag.assets.common import (
     GROUP,
     OWNERS,
     decoded_video,
+    image_markdown,
     metadata_value,
     property_partitions,
     publish_table,
     table,
 )
+from real_estate_dag.ops.beats import MusicBeats, beat_grid_picture, beats_from_dict
 from real_estate_dag.ops.decode import TIMES_FILE
 from real_estate_dag.ops.reports import clip_pictures
-from real_estate_dag.ops.select import SelectionParams, build_candidates, clips_outside_shots, select_clips
+from real_estate_dag.ops.select import (
+    Selection,
+    SelectionParams,
+    build_candidates,
+    clips_outside_shots,
+    select_clips,
+)
 from real_estate_dag.resources.store import Store
 from real_estate_dag.retries import transient_retries
 
-EDIT_COLUMNS = ("order", "video", "room", "in_s", "out_s", "duration_s", "score", "stability")
+EDIT_COLUMNS = ("order", "video", "room", "in_s", "out_s", "duration_s", "showcase_in_s", "showcase_out_s", "score",
+                "stability")
 
 
 class SelectionConfig(Config):
@@ -38,6 +47,7 @@ class SelectionConfig(Config):
     duplicate_similarity: float = 0.9
     title_s: float = 3.0
     crossfade_s: float = 0.5
+    closing_s: float = 3.0
 
 
 @asset(
@@ -45,7 +55,7 @@ class SelectionConfig(Config):
     group_name=GROUP,
     owners=OWNERS,
     kinds={"python", "parquet"},
-    code_version="select-v1",
+    code_version="select-v2",
     dagster_type=DagsterAny,  # with check specs, Dagster would otherwise type the value as Nothing
     check_specs=[
         AssetCheckSpec("clips_inside_shots", asset="selected_clips",
@@ -54,7 +64,8 @@ class SelectionConfig(Config):
                        description="The edit is within 10% of the manifest's target duration."),
     ],
     description="The edit decision list: source video, in/out frames and seconds, room, score and "
-    "order. Clips stay inside a shot, near-duplicates are dropped, rooms follow the tour order.",
+    "order, and each clip's place on the showcase's time line. Clips stay inside a shot, near-duplicates are "
+    "dropped, rooms follow the tour order; with music the cuts sit on the beat (or bar) where the clip can move.",
 )
 def selected_clips(
     context: AssetExecutionContext,
@@ -65,14 +76,16 @@ def selected_clips(
     shot_boundaries: dict,
     room_labels: dict,
     quality_scores: dict,
+    music_beats: dict,
 ) -> MaterializeResult:
     with transient_retries(context):
         return _select(context, config, store, property_manifest, video_frames, shot_boundaries, room_labels,
-                       quality_scores)
+                       quality_scores, music_beats)
 
 
 def _select(context: AssetExecutionContext, config: SelectionConfig, store: Store, property_manifest: dict,
-            video_frames: dict, shot_boundaries: dict, room_labels: dict, quality_scores: dict) -> MaterializeResult:
+            video_frames: dict, shot_boundaries: dict, room_labels: dict, quality_scores: dict,
+            music_beats: dict) -> MaterializeResult:
     params = SelectionParams(**config.model_dump())
     target = property_manifest["manifest"]["options"]["target_duration_s"]
     times = [np.load(store.local_path(f"{entry['decoded']['directory']}/{TIMES_FILE}"))
@@ -82,7 +95,8 @@ def _select(context: AssetExecutionContext, config: SelectionConfig, store: Stor
     names = [entry["name"] for entry in video_frames["videos"]]
     candidates = build_candidates(list(zip(names, times, embeddings, strict=True)), room_labels["segments"],
                                   quality_scores["frames"])
-    selection = select_clips(candidates, target, params)
+    beats = beats_from_dict(music_beats["beats"]) if music_beats["beats"] else None
+    selection = select_clips(candidates, target, params, beats)
     clips = [c.to_dict() for c in selection.clips]
     context.log.info(f"chose {len(clips)} clips from {len(candidates)} segments for a "
                      f"{selection.showcase_s:.1f} s showcase (target {target:g} s); "
@@ -101,6 +115,9 @@ def _select(context: AssetExecutionContext, config: SelectionConfig, store: Stor
             "shortfall_s": selection.shortfall_s,
             "dropped_duplicates": selection.dropped_duplicates,
             "params": params.__dict__,
+            "title_s": selection.title_s,
+            "closing_s": selection.closing_s,
+            "cuts_s": list(selection.cuts_s),
             # each video's picture inside any black bars, which the render frames
             "pictures": {entry["name"]: entry["decoded"]["picture"] for entry in video_frames["videos"]},
         },
@@ -111,6 +128,9 @@ def _select(context: AssetExecutionContext, config: SelectionConfig, store: Stor
             "shortfall_s": selection.shortfall_s,
             "dropped_duplicates": selection.dropped_duplicates,
             "table_url": MetadataValue.url(url),
+            "title_s": selection.title_s,
+            "closing_s": selection.closing_s,
+            **beat_metadata(selection, beats),
             "edit_decision_list": table([{k: c[k] for k in EDIT_COLUMNS} for c in clips], columns=EDIT_COLUMNS),
             **{name: metadata_value(picture) for name, picture in pictures.items()},
         },
@@ -126,3 +146,19 @@ def _select(context: AssetExecutionContext, config: SelectionConfig, store: Stor
             ),
         ],
     )
+
+
+def beat_metadata(selection: Selection, beats: MusicBeats | None) -> dict:
+    """Tempo, the beat grid with the cuts on it and each cut's distance from its beat."""
+    if beats is None:
+        return {}
+    offsets = list(selection.cut_offsets_s)
+    return {
+        "tempo_bpm": beats.tempo_bpm,
+        "tempo_confidence": beats.tempo_confidence,
+        "max_cut_offset_s": max(offsets, default=0.0),
+        "beat_grid": image_markdown(beat_grid_picture(beats, list(selection.cuts_s), selection.showcase_s),
+                                    "beat grid", fmt="PNG"),
+        "cut_offsets": table([{"cut": i, "at_s": at, "from_beat_s": off}
+                              for i, (at, off) in enumerate(zip(selection.cuts_s, offsets, strict=True))]),
+    }

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from PIL import Image
 
 from real_estate_dag.assets.common import (
     GROUP,
@@ -54,7 +55,7 @@ def upload_file(store: Store, listing: dict[str, StoredObject], folder: str, nam
     group_name=GROUP,
     owners=OWNERS,
     kinds={"python", "json"},
-    code_version="manifest-v3",
+    code_version="manifest-v4",
     description="The property's manifest.json, validated, with ffprobe-style facts for each video "
     "and the music track. Fails fast, naming the file and the reason, on bad input.",
 )
@@ -125,6 +126,18 @@ def _read_manifest(context: AssetExecutionContext, limits: UploadLimits, store: 
         music = {"name": manifest.music, "key": music_key, "duration_s": audio.duration_s,
                  "fingerprint": fingerprint(path)}
 
+    brand_files = {}
+    for field, name in manifest.brand.files().items():
+        file_key = f"{UPLOADS}/{folder}/{name}"
+        path = upload_file(store, listing, folder, name, f"listed as brand.{field}", media_limits)
+        try:
+            with Image.open(path) as image:
+                image.verify()
+        except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+            raise bad_input(f"{shown(file_key)}: brand.{field} is not a readable image ({exc})", file=file_key,
+                            field=f"brand.{field}", check="media") from exc
+        brand_files[field] = {"name": name, "key": file_key, "fingerprint": fingerprint(path)}
+
     value = {
         "property_key": key,
         "upload_folder": folder,
@@ -132,6 +145,7 @@ def _read_manifest(context: AssetExecutionContext, limits: UploadLimits, store: 
         "manifest": manifest.to_dict(),
         "videos": videos,
         "music": music,
+        "brand_files": brand_files,
     }
     return MaterializeResult(
         value=value,
@@ -143,6 +157,8 @@ def _read_manifest(context: AssetExecutionContext, limits: UploadLimits, store: 
             "target_duration_s": manifest.options.target_duration_s,
             "aspects": ", ".join(manifest.options.aspects),
             "music": manifest.music or "(source audio)",
+            "brand": ", ".join(f for f in ("agent_name", "agent_phone", "agent_email", "brokerage", "listing_url")
+                               if getattr(manifest.brand, f)) or "(none)",
             "manifest_sha256": value["manifest_sha256"],
             "folder_from": "run tag" if tagged is not None else "the only folder mapping to the key",
             "inputs": table([

@@ -1,13 +1,16 @@
-"""showcase_video: the rendered showcase, one file per requested aspect ratio."""
+"""showcase_video: the rendered showcase per requested aspect ratio, its unbranded twin, the teaser,
+chapters and room captions, published as one result set."""
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
+    DataVersion,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -24,18 +27,23 @@ from real_estate_dag.assets.common import (
 )
 from real_estate_dag.assets.manifest import verify_inputs
 from real_estate_dag.ops.audio import audio_problems
+from real_estate_dag.ops.captions import youtube_chapters
+from real_estate_dag.ops.cards import agent_leaks
 from real_estate_dag.ops.ffmpeg import FfmpegDiskFullError, FfmpegError
 from real_estate_dag.ops.manifest import manifest_from_dict
+from real_estate_dag.ops.preview import animated_preview, preview_markdown
 from real_estate_dag.ops.progress import Progress
+from real_estate_dag.ops.publication import Job, Publication
 from real_estate_dag.ops.render import (
     ASPECT_SIZES,
     RenderClip,
     RenderedVideo,
     RenderError,
     render_area,
-    render_showcase,
+    render_edit,
 )
-from real_estate_dag.ops.titlecard import draw_title_card
+from real_estate_dag.ops.render_cache import CACHE_FOLDER, PieceCache, piece_digest
+from real_estate_dag.ops.teaser import TEASER_S
 from real_estate_dag.ops.visuals import fit_width, poster_frame
 from real_estate_dag.resources.results import ResultSetError, current_key, publish_result_set, staged_tables
 from real_estate_dag.resources.store import Store
@@ -45,8 +53,11 @@ from real_estate_dag.retries import transient_retries
 TABLES = ["shots", "rooms", "quality", "clips"]
 
 
-def result_name(aspect: str) -> str:
-    return "showcase.mp4" if aspect == "16:9" else f"showcase_{aspect.replace(':', 'x')}.mp4"
+@dataclass(frozen=True)
+class Render:
+    job: Job
+    rendered: RenderedVideo
+    seconds: float
 
 
 @asset(
@@ -54,7 +65,7 @@ def result_name(aspect: str) -> str:
     group_name=GROUP,
     owners=OWNERS,
     kinds={"ffmpeg", "video"},
-    code_version="render-v3",
+    code_version="render-v4",
     check_specs=[
         AssetCheckSpec("format", asset="showcase_video",
                        description="H.264 video at the requested frame size with an AAC audio track."),
@@ -65,11 +76,17 @@ def result_name(aspect: str) -> str:
         AssetCheckSpec("audio_present", asset="showcase_video",
                        description="Every rendered file has an audio stream; when the manifest gives music, "
                        "that stream is the music as mixed (looped when shorter; silence judged by level)."),
+        AssetCheckSpec("unbranded_has_no_agent", asset="showcase_video",
+                       description="None of the brand's agent fields (name, phone, e-mail, licence, brokerage, "
+                       "listing URL), nor its portrait, logo or QR code, is in the data the unbranded renders' "
+                       "and the teaser's cards and overlays are drawn from."),
     ],
-    description="The showcase rendered with ffmpeg: title card from the listing, crossfades, music "
-    "faded in and out (or the source audio). Checked before anything is published, then published "
-    "with the staged tables as one result set: results/<property>/runs/<run>/, named by "
-    "results/<property>/current.json.",
+    description="The showcase rendered with ffmpeg from pieces (each clip body, card and crossfade encoded "
+    "once, cached by content hash under work/<property>/render_cache, joined by stream copy): title card "
+    "over the hero frame, the clips, the agent's closing card, music loudness-normalised to -14 LUFS "
+    "(or the source audio); the unbranded (MLS) version, a 15 s teaser in 16:9 and 9:16, chapters.vtt and "
+    "rooms.srt. Checked before anything is published, then published with the staged tables as one result "
+    "set: results/<property>/runs/<run>/, named by results/<property>/current.json.",
 )
 def showcase_video(
     context: AssetExecutionContext,
@@ -93,48 +110,64 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
     videos = {v["name"]: v for v in property_manifest["videos"]}
     clips = []
     for clip in clips_in:
-        facts = videos[clip["video"]]["facts"]
+        video = videos[clip["video"]]
+        facts = video["facts"]
         picture = selected_clips["pictures"][clip["video"]]
         width, height = picture["width"], picture["height"]
         full = (facts["height"], facts["width"]) if facts["rotation"] % 180 else (facts["width"], facts["height"])
         crop = None if (width, height) == full else (picture["x"], picture["y"], width, height)
-        clips.append(RenderClip(store.local_path(videos[clip["video"]]["key"]), clip["in_s"],
-                                clip["duration_s"], facts["has_audio"], width / height, crop))
+        clips.append(RenderClip(store.local_path(video["key"]), clip["in_s"], clip["duration_s"], facts["has_audio"],
+                                width / height, crop, source_id=video["fingerprint"]["sha256"]))
     music = store.local_path(property_manifest["music"]["key"]) if property_manifest["music"] else None
     params = selected_clips["params"]
+    plan = Publication(manifest, clips_in, clips, selected_clips.get("title_s", params["title_s"]),
+                       selected_clips.get("closing_s", 0.0), params["crossfade_s"],
+                       {f: store.local_path(e["key"]) for f, e in property_manifest.get("brand_files", {}).items()})
+    cache_root = store.work_dir(key, CACHE_FOLDER)
     with render_area(store.work_dir(key, "render")) as render_dir:
-        renders: list[tuple[str, RenderedVideo, float]] = []
-        for aspect in manifest.options.aspects:
-            size = ASPECT_SIZES[aspect]
-            title = draw_title_card(manifest.listing, manifest.property_id, size,
-                                    render_dir / f"title_{aspect.replace(':', 'x')}.png")
-            started = time.perf_counter()
-            try:
-                rendered = render_showcase(clips, title, render_dir / result_name(aspect), size,
-                                           title_s=params["title_s"], crossfade_s=params["crossfade_s"],
-                                           music=music, progress=Progress(context.log.info, f"rendering {aspect}",
-                                                                          "s", rate_unit="x real time"))
-            except RenderError as exc:
-                yield AssetCheckResult(check_name=exc.check, passed=False,
-                                       metadata={"problems": MetadataValue.text(str(exc))})
-                raise Failure(f"check {exc.check} failed, nothing was published: {exc}",
-                              allow_retries=False) from exc
-            except FfmpegDiskFullError:
-                raise  # an OSError naming the file, like any other full disk
-            except FfmpegError as exc:
-                raise RuntimeError(f"rendering the {aspect} showcase failed: {exc}") from exc
-            renders.append((aspect, rendered, time.perf_counter() - started))
+        renders: list[Render] = []
+        try:
+            for job in plan.jobs(render_dir):
+                started = time.perf_counter()
+                rendered = render_edit(job.edit, render_dir / job.name, job.size, crossfade_s=plan.crossfade_s,
+                                       music=music, cache=PieceCache(cache_root / job.aspect.replace(":", "x")),
+                                       source_audio=job.variant == "branded",
+                                       progress=Progress(context.log.info, f"rendering {job.name}", "s",
+                                                         rate_unit="x real time"))
+                renders.append(Render(job, rendered, time.perf_counter() - started))
+                context.log.info(f"{job.name}: encoded {len(rendered.encoded)} pieces, reused {len(rendered.reused)} "
+                                 f"in {renders[-1].seconds:.1f} s")
+        except RenderError as exc:
+            yield AssetCheckResult(check_name=exc.check, passed=False,
+                                   metadata={"problems": MetadataValue.text(str(exc))})
+            raise Failure(f"check {exc.check} failed, nothing was published: {exc}", allow_retries=False) from exc
+        except FfmpegDiskFullError:
+            raise  # an OSError naming the file, like any other full disk
+        except FfmpegError as exc:
+            raise RuntimeError(f"rendering the showcase failed: {exc}") from exc
 
         # Every check runs on the verified renders before anything is published.
-        checks = output_checks(renders, selected_clips["showcase_s"], manifest.options.target_duration_s, music,
-                               "music: " + manifest.music if manifest.music else "source audio")
+        audio = "music: " + manifest.music if manifest.music else "source audio"
+        showcases = [(r.job.aspect, r.rendered, r.seconds) for r in renders if r.job.variant != "teaser"]
+        teasers = [(r.job.aspect, r.rendered, r.seconds) for r in renders if r.job.variant == "teaser"]
+        checks = output_checks(showcases, selected_clips["showcase_s"], manifest.options.target_duration_s, music,
+                               audio)
+        if teasers:
+            checks = merge_checks(checks, output_checks(teasers, plan.teaser_s, TEASER_S, music, audio))
+        leaks = agent_leaks([c for r in renders if r.job.variant != "branded" for c in r.job.contents],
+                            manifest.brand)
+        checks.append(AssetCheckResult(
+            check_name="unbranded_has_no_agent", passed=not leaks,
+            metadata={"problems": MetadataValue.text("; ".join(leaks) or "none"),
+                      "checked_files": ", ".join(r.job.name for r in renders if r.job.variant != "branded")}))
         failed = [c for c in checks if not c.passed]
         if failed:
             yield from checks
             raise Failure("nothing was published: " + "; ".join(
                 f"check {c.check_name} failed: {c.metadata['problems'].value}" for c in failed), allow_retries=False)
         verify_inputs(store, property_manifest)  # and the footage was not replaced while it rendered
-        files = {result_name(aspect): rendered.path for aspect, rendered, _ in renders}
+        files = {r.job.name: r.rendered.path for r in renders}
+        files |= plan.caption_files(render_dir, selected_clips["showcase_s"])
         try:
             files |= staged_tables(store, key, TABLES)
         except ResultSetError as exc:
@@ -142,17 +175,23 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
         result_set = publish_result_set(store, key, context.run_id, files)
         published = result_set["files"]
         outputs = []
-        for aspect, rendered, seconds in renders:
-            url = published[result_name(aspect)]["url"]
-            context.log.info(f"rendered {aspect} {rendered.width}x{rendered.height} "
-                             f"{rendered.duration_s:.1f} s in {seconds:.1f} s -> {url}")
-            outputs.append({"aspect": aspect, "url": url, "width": rendered.width, "height": rendered.height,
-                            "duration_s": rendered.duration_s, "size_bytes": rendered.size_bytes,
-                            "video_codec": rendered.video_codec, "audio_codec": rendered.audio_codec,
-                            "render_s": round(seconds, 2)})
+        for r in renders:
+            url = published[r.job.name]["url"]
+            context.log.info(f"rendered {r.job.name} {r.rendered.width}x{r.rendered.height} "
+                             f"{r.rendered.duration_s:.1f} s in {r.seconds:.1f} s -> {url}")
+            outputs.append({"file": r.job.name, "variant": r.job.variant, "aspect": r.job.aspect, "url": url,
+                            "width": r.rendered.width, "height": r.rendered.height,
+                            "duration_s": r.rendered.duration_s, "size_bytes": r.rendered.size_bytes,
+                            "video_codec": r.rendered.video_codec, "audio_codec": r.rendered.audio_codec,
+                            "render_s": round(r.seconds, 2), "pieces_encoded": len(r.rendered.encoded),
+                            "pieces_reused": len(r.rendered.reused)})
         main = outputs[0]
-        poster_at = params["title_s"] + min(1.0, clips[0].duration_s / 2)
-        poster = fit_width(poster_frame(renders[0][1].path, poster_at), 640)
+        poster_at = plan.title_s + min(1.0, clips[0].duration_s / 2)
+        poster = fit_width(poster_frame(renders[0].rendered.path, poster_at), 640)
+        previews = {f"preview {r.job.name}": MetadataValue.md(preview_markdown(
+            animated_preview(r.rendered.path, r.rendered.duration_s, frames=8, width=240), f"preview of {r.job.name}"))
+            for r in renders}
+    chapter_list = youtube_chapters(plan.chapters(selected_clips["showcase_s"]))
     context.log.info(f"published result set {result_set['set_id']} ({len(published)} files) -> "
                      f"{store.url(current_key(key))}")
     yield MaterializeResult(
@@ -160,20 +199,40 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
             "result_set": MetadataValue.url(store.url(current_key(key))),
             "result_set_id": result_set["set_id"],
             "result_files": table([{"file": name, "size_bytes": f["size"], "sha256": f["sha256"][:16]}
-                                            for name, f in published.items()]),
+                                   for name, f in published.items()]),
             "url": MetadataValue.url(main["url"]),
             "path": MetadataValue.path(main["url"].removeprefix("file://")),
             "duration_s": main["duration_s"],
             "size_bytes": main["size_bytes"],
             "resolution": f"{main['width']}x{main['height']}",
-            "audio": "music: " + manifest.music if manifest.music else "source audio",
+            "audio": audio,
             "clip_count": len(clips),
             "renders": table(outputs),
+            "pieces": table([{"file": r.job.name, "piece": name, "how": how}
+                             for r in renders for how, names in (("encoded", r.rendered.encoded),
+                                                                 ("reused", r.rendered.reused)) for name in names],
+                            limit=200),
+            "chapters": MetadataValue.md("```\n" + chapter_list + "\n```"),
             "poster": image_markdown(poster, "poster frame",
                                      caption=f"{main['aspect']} showcase at {poster_at:.1f} s: {main['url']}"),
+            **previews,
         },
+        data_version=DataVersion(piece_digest([k for r in renders for k in r.rendered.keys])),
         check_results=checks,
     )
+
+
+def merge_checks(first: list[AssetCheckResult], second: list[AssetCheckResult]) -> list[AssetCheckResult]:
+    """One result per check name: passed when both passed, with both problem lists."""
+    by_name = {c.check_name: c for c in second}
+    merged = []
+    for check in first:
+        other = by_name[check.check_name]
+        problems = [p for c in (check, other) if (p := c.metadata["problems"].value) != "none"]
+        merged.append(AssetCheckResult(check_name=check.check_name, passed=check.passed and other.passed,
+                                       metadata={**check.metadata,
+                                                 "problems": MetadataValue.text("; ".join(problems) or "none")}))
+    return merged
 
 
 def output_checks(renders: list[tuple[str, RenderedVideo, float]], expected_s: float, target_s: float,

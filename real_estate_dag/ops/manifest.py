@@ -21,6 +21,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv")
 AUDIO_SUFFIXES = (".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".opus")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 ASPECTS = ("16:9", "9:16", "1:1", "4:5")
 MAX_VIDEOS = 50
 MIN_TARGET_S = 10.0
@@ -35,6 +36,8 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Line breaks, tabs and other control characters in listing text become one space: it is drawn on one line.
 _BREAKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class ManifestError(ValueError):
@@ -87,6 +90,7 @@ def _one_line(value: Any) -> Any:
 
 
 VideoName = Annotated[str, AfterValidator(_upload_name(VIDEO_SUFFIXES))]
+ImageName = Annotated[str, AfterValidator(_upload_name(IMAGE_SUFFIXES))]
 AudioName = Annotated[str, AfterValidator(_upload_name(AUDIO_SUFFIXES))]
 
 
@@ -120,6 +124,56 @@ class Listing(_Model):
     agent: Agent = Agent()
 
 
+def _colour(value: str) -> str:
+    if not _COLOUR.match(value):
+        raise _invalid(f"{value!r} must be a colour written #rrggbb")
+    return value.lower()
+
+
+def _email(value: str) -> str:
+    if value and not _EMAIL.match(value):
+        raise _invalid(f"{value!r} is not an e-mail address")
+    return value
+
+
+def _web_address(value: str) -> str:
+    if value and not re.match(r"^https?://[^\s/]+", value):
+        raise _invalid(f"{value!r} must be an http:// or https:// address")
+    return value
+
+
+Colour = Annotated[str, AfterValidator(_colour)]
+
+
+class Colors(_Model):
+    primary: Colour = "#1d3557"  # card backgrounds
+    accent: Colour = "#f1c40f"  # rules and highlights
+    text: Colour = "#ffffff"
+
+
+class Brand(_Model):
+    """The agent and brokerage: shown on the closing card and the corner logo of the branded render,
+    never on the unbranded (MLS) one."""
+
+    agent_name: _text(100) = ""
+    agent_phone: _text(40) = ""
+    agent_email: Annotated[str, BeforeValidator(_one_line), Field(max_length=254), AfterValidator(_email)] = ""
+    agent_licence: _text(60) = ""
+    agent_portrait: ImageName | None = None
+    brokerage: _text(120) = ""
+    logo: ImageName | None = None
+    colors: Colors = Colors()
+    listing_url: Annotated[str, BeforeValidator(_one_line), Field(max_length=500), AfterValidator(_web_address)] = ""
+
+    def agent_texts(self) -> list[str]:
+        """Every agent and brokerage text, which the unbranded render must not show."""
+        return [t for t in (self.agent_name, self.agent_phone, self.agent_email, self.agent_licence, self.brokerage,
+                            self.listing_url) if t]
+
+    def files(self) -> dict[str, str]:
+        return {f: n for f, n in (("agent_portrait", self.agent_portrait), ("logo", self.logo)) if n}
+
+
 class Options(_Model):
     target_duration_s: Annotated[float, AfterValidator(_between(MIN_TARGET_S, MAX_TARGET_S, " seconds"))] = 60.0
     aspects: Annotated[tuple[Literal[ASPECTS], ...], Field(min_length=1, strict=False)] = ("16:9",)
@@ -129,12 +183,18 @@ class Options(_Model):
     def _landscape_first(cls, aspects: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(["16:9", *aspects]))
 
+    teaser: bool = True  # a 15 s teaser (16:9 and 9:16) of the strongest clips
+    unbranded: bool = True  # showcase_unbranded.mp4 for MLSs that forbid agent branding
+    room_captions: bool = False  # room names as lower thirds
+    corner_logo: bool = False  # the brand's logo in a corner of every clip of the branded render
+
 
 class Manifest(_Model):
     property_id: str
     videos: Annotated[tuple[VideoName, ...], Field(min_length=1, max_length=MAX_VIDEOS, strict=False)]
     music: AudioName | None = None
     listing: Listing = Listing()
+    brand: Brand = Brand()
     options: Options = Options()
     launch: Literal[LAUNCHERS] = "sensor"
 
@@ -166,6 +226,16 @@ class Manifest(_Model):
                 raise _invalid(f"lists {name!r} {how}")
             folded[same] = name
         return videos
+
+    @model_validator(mode="after")
+    def _agent_from_listing(self) -> "Manifest":
+        """``listing.agent`` (the older place for the agent) fills the brand fields it leaves empty."""
+        agent = self.listing.agent
+        update = {k: v for k, v in (("agent_name", agent.name), ("agent_phone", agent.phone))
+                  if v and not getattr(self.brand, k)}
+        if not update:
+            return self
+        return self.model_copy(update={"brand": self.brand.model_copy(update=update)})
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()

@@ -1,19 +1,34 @@
-"""Render the edit decision list with one ffmpeg filter graph: title card, crossfades, music."""
+"""Render an edit as pieces that are encoded once and joined by stream copy.
+
+The time line is a list of items (cards and clips) at ``FPS``; neighbouring items overlap by one
+crossfade. Each item's *body* (its frames outside the fades) and each *transition* (one crossfade)
+is its own H.264 piece, encoded with the same settings and kept in a ``PieceCache`` under a key
+that hashes its sources and filters. The pieces are joined by ffmpeg's concat demuxer with stream
+copy and the sound track (music, loudness normalised, or the clips' own sound) is mixed and muxed
+in the same step. A variant that changes a card re-encodes that card's body and its transition only.
+
+Every picture filter is built in ``picture_chain`` and every sound filter in ``audio_graph``.
+"""
 
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import av
 
 from real_estate_dag.ops.ffmpeg import run_ffmpeg
+from real_estate_dag.ops.render_cache import PieceCache, file_digest, piece_key
 
 ASPECT_SIZES = {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080), "4:5": (1080, 1350)}
 FPS = 30
 AUDIO_RATE = 48000
+LOUDNESS_LUFS = -14.0  # EBU R128 integrated loudness for web video
+MUSIC_FADE_IN_S, MUSIC_FADE_OUT_S = 1.5, 2.0
+ENCODER = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-r", str(FPS)]
 
 
 class RenderError(RuntimeError):
@@ -33,6 +48,14 @@ class RenderClip:
     has_audio: bool
     display_aspect: float  # width / height of the picture as displayed (inside ``crop``)
     crop: tuple[int, int, int, int] | None = None  # x, y, width, height of the picture inside black bars
+    source_id: str = ""  # the file's content identity for the piece cache (default: path, size, mtime)
+    overlay: Path | None = None  # a full-frame RGBA PNG drawn over the clip (room caption, corner logo)
+
+
+@dataclass(frozen=True)
+class Card:
+    png: Path
+    duration_s: float
 
 
 @dataclass(frozen=True)
@@ -44,86 +67,239 @@ class RenderedVideo:
     video_codec: str
     audio_codec: str
     size_bytes: int
+    encoded: tuple[str, ...] = field(default=(), compare=False)  # pieces this render encoded
+    reused: tuple[str, ...] = field(default=(), compare=False)  # pieces it took from the cache
+    keys: tuple[str, ...] = field(default=(), compare=False)  # every piece's cache key, in time line order
 
 
-def _fit_filter(index: int, clip: RenderClip, width: int, height: int) -> str:
+@dataclass(frozen=True)
+class _Item:
+    name: str
+    frames: int
+    card: Card | None = None
+    clip: RenderClip | None = None
+
+
+@dataclass(frozen=True)
+class _Piece:
+    name: str
+    start_frame: int  # on the output time line
+    frames: int
+    segments: tuple[tuple[_Item, int, int], ...]  # (item, first frame inside it, frame count)
+
+
+def _fit_filter(clip: RenderClip, width: int, height: int) -> str:
     """Scale one clip's picture (inside its bars) to the frame: crop to fill when aspects are close,
-    else blurred backdrop."""
-    tail = f"setsar=1,fps={FPS},format=yuv420p,settb=AVTB,setpts=PTS-STARTPTS[v{index}]"
-    source = f"[{index}:v]"
+    else blurred backdrop. Reads ``[IN]``, writes ``[FIT]``."""
+    tail = f"setsar=1,fps={FPS},format=yuv420p,settb=AVTB,setpts=PTS-STARTPTS"
+    source = "[IN]"
     if clip.crop is not None:
         x, y, w, h = clip.crop
         source += f"crop={w}:{h}:{x}:{y},"
     if abs(clip.display_aspect - width / height) / (width / height) < 0.12:
-        return (f"{source}scale={width}:{height}:force_original_aspect_ratio=increase,"
-                f"crop={width}:{height},{tail}")
+        return f"{source}scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},{tail}[FIT]"
     sw, sh = width // 8 // 2 * 2, height // 8 // 2 * 2
     return (
-        f"{source}split[fg{index}][bg{index}];"
-        f"[bg{index}]scale={sw}:{sh}:force_original_aspect_ratio=increase,crop={sw}:{sh},"
-        f"boxblur=6:2,scale={width}:{height}[bgs{index}];"
-        f"[fg{index}]scale={width}:{height}:force_original_aspect_ratio=decrease[fgs{index}];"
-        f"[bgs{index}][fgs{index}]overlay=(W-w)/2:(H-h)/2,{tail}"
+        f"{source}split[fgIN][bgIN];"
+        f"[bgIN]scale={sw}:{sh}:force_original_aspect_ratio=increase,crop={sw}:{sh},"
+        f"boxblur=6:2,scale={width}:{height}[bgsIN];"
+        f"[fgIN]scale={width}:{height}:force_original_aspect_ratio=decrease[fgsIN];"
+        f"[bgsIN][fgsIN]overlay=(W-w)/2:(H-h)/2,{tail}[FIT]"
     )
 
 
-def build_command(
-    clips: list[RenderClip],
-    title_png: Path,
+def picture_chain(item: _Item, first: int, frames: int, index: int, size: tuple[int, int]
+                  ) -> tuple[list[str], list[str], str]:
+    """Input arguments, filter graph lines and output label of ``frames`` frames of ``item`` from its
+    frame ``first``; inputs are numbered from ``index``. The one place picture filters are built."""
+    width, height = size
+    label = f"s{index}"
+    if item.card is not None:  # decoded once and repeated, not re-read from the PNG for every frame
+        return (["-i", str(item.card.png)],
+                [f"[{index}:v]scale={width}:{height},setsar=1,format=yuv420p,loop=loop={frames - 1}:size=1:start=0,"
+                 f"setpts=N/{FPS}/TB,fps={FPS},settb=AVTB,trim=end_frame={frames}[{label}]"], label)
+    clip = item.clip
+    assert clip is not None
+    args = ["-ss", f"{clip.in_s + first / FPS:.4f}", "-t", f"{(frames + 2) / FPS:.4f}", "-i", str(clip.path)]
+    fit = _fit_filter(clip, width, height).replace("IN", str(index)).replace(f"[{index}]", f"[{index}:v]", 1)
+    fit = fit.replace("[FIT]", f"[f{index}]")
+    graph = [fit]
+    picture = f"[f{index}]"
+    if clip.overlay is not None:
+        args += ["-i", str(clip.overlay)]
+        graph.append(f"{picture}[{index + 1}:v]overlay=0:0:format=auto,format=yuv420p[o{index}]")
+        picture = f"[o{index}]"
+    # the source may end a frame early: the last frame is held so that every piece is exact
+    graph.append(f"{picture}tpad=stop=-1:stop_mode=clone,trim=end_frame={frames},setpts=PTS-STARTPTS[{label}]")
+    return args, graph, label
+
+
+def _inputs_of(item: _Item) -> dict[str, str]:
+    """Local paths -> content identities, for the piece key."""
+    if item.card is not None:
+        return {str(item.card.png): "card:" + file_digest(item.card.png)}
+    clip = item.clip
+    assert clip is not None
+    stat = clip.path.stat()
+    found = {str(clip.path): "clip:" + (clip.source_id or f"{clip.path}:{stat.st_size}:{stat.st_mtime_ns}")}
+    if clip.overlay is not None:
+        found[str(clip.overlay)] = "overlay:" + file_digest(clip.overlay)
+    return found
+
+
+def _piece_command(piece: _Piece, size: tuple[int, int], out: Path) -> tuple[list[str], dict[str, str]]:
+    args: list[str] = []
+    graph: list[str] = []
+    labels: list[str] = []
+    identities: dict[str, str] = {}
+    index = 0
+    for item, first, frames in piece.segments:
+        more, lines, label = picture_chain(item, first, frames, index, size)
+        index += sum(1 for a in more if a == "-i")
+        args += more
+        graph += lines
+        labels.append(label)
+        identities |= _inputs_of(item)
+    if len(labels) == 2:
+        graph.append(f"[{labels[0]}][{labels[1]}]xfade=transition=fade:duration={piece.frames / FPS:.4f}:offset=0,"
+                     f"trim=end_frame={piece.frames}[v]")
+    else:
+        graph.append(f"[{labels[0]}]null[v]")
+    args += ["-filter_complex", ";".join(graph), "-map", "[v]", *ENCODER, "-frames:v", str(piece.frames), "-an",
+             str(out)]
+    return args, identities
+
+
+def _plan(items: list[_Item], fade: int) -> list[_Piece]:
+    """Bodies and transitions in time line order."""
+    pieces = []
+    start = 0
+    for i, item in enumerate(items):
+        head = fade if i > 0 else 0
+        tail = fade if i < len(items) - 1 else 0
+        if i > 0:
+            previous = items[i - 1]
+            pieces.append(_Piece(f"transition {previous.name} > {item.name}", start, fade,
+                                 ((previous, previous.frames - fade, fade), (item, 0, fade))))
+            start += fade
+        body = item.frames - head - tail
+        if body > 0:
+            pieces.append(_Piece(item.name, start, body, ((item, head, body),)))
+            start += body
+    return pieces
+
+
+def audio_graph(items: list[_Item], fade: int, total_s: float, music: Path | None, first_input: int,
+                source_audio: bool = True) -> tuple[list[str], list[str]]:
+    """Input arguments and filter graph lines that make ``[aout]``: the music (looped, loudness
+    normalised, faded in and out), or each clip's own sound crossfaded as the pictures are (silence
+    without ``source_audio``). The one place sound filters are built."""
+    audio_format = f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
+    loudness = f"loudnorm=I={LOUDNESS_LUFS:g}:TP=-1.5:LRA=11,{audio_format}"
+    if music is not None:
+        fade_out = max(0.0, total_s - MUSIC_FADE_OUT_S)
+        return (["-stream_loop", "-1", "-vn", "-i", str(music)],
+                [f"[{first_input}:a]{audio_format},atrim=0:{total_s:.4f},asetpts=PTS-STARTPTS,{loudness},"
+                 f"afade=t=in:d={MUSIC_FADE_IN_S},afade=t=out:st={fade_out:.4f}:d={MUSIC_FADE_OUT_S},"
+                 f"atrim=0:{total_s:.4f}[aout]"])
+    args: list[str] = []
+    graph: list[str] = []
+    index = first_input
+    for i, item in enumerate(items):
+        length = item.frames / FPS
+        if source_audio and item.clip is not None and item.clip.has_audio:
+            args += ["-vn", "-ss", f"{item.clip.in_s:.4f}", "-t", f"{length:.4f}", "-i", str(item.clip.path)]
+            source = f"[{index}:a]{audio_format},"
+            index += 1
+        else:
+            source = f"anullsrc=r={AUDIO_RATE}:cl=stereo,{audio_format},"
+        graph.append(f"{source}apad,atrim=0:{length:.4f},asetpts=PTS-STARTPTS[a{i}]")
+    previous = "a0"
+    for i in range(1, len(items)):
+        graph.append(f"[{previous}][a{i}]acrossfade=d={fade / FPS:.4f}:c1=tri:c2=tri[ax{i}]")
+        previous = f"ax{i}"
+    graph.append(f"[{previous}]anull[aout]")
+    return args, graph
+
+
+def render_edit(
+    cards_and_clips: list[Card | RenderClip],
     out: Path,
     size: tuple[int, int],
     *,
-    title_s: float,
     crossfade_s: float,
-    music: Path | None,
-) -> tuple[list[str], float]:
-    """ffmpeg arguments and the exact output duration."""
-    width, height = size
-    lengths = [title_s, *(c.duration_s for c in clips)]
-    total = sum(lengths) - crossfade_s * len(clips)
-    args = ["-i", str(title_png)]
-    for clip in clips:
-        args += ["-ss", f"{clip.in_s:.4f}", "-t", f"{clip.duration_s:.4f}", "-i", str(clip.path)]
-    # the title card is decoded once and repeated as a frame, not re-read from the PNG for every frame
-    title_frames = max(1, round(title_s * FPS))
-    graph = [f"[0:v]scale={width}:{height},setsar=1,format=yuv420p,loop=loop={title_frames - 1}:size=1:start=0,"
-             f"setpts=N/{FPS}/TB,fps={FPS},settb=AVTB[v0]"]
-    graph += [_fit_filter(i, clip, width, height) for i, clip in enumerate(clips, start=1)]
-    previous, elapsed = "v0", title_s
-    for i in range(1, len(lengths)):
-        offset = elapsed - crossfade_s
-        graph.append(f"[{previous}][v{i}]xfade=transition=fade:duration={crossfade_s:.3f}:"
-                     f"offset={offset:.4f}[x{i}]")
-        previous, elapsed = f"x{i}", offset + lengths[i]
-    video_out = previous
+    music: Path | None = None,
+    cache: PieceCache | None = None,
+    source_audio: bool = True,
+    timeout_s: float | None = None,
+    progress: Callable[[float, float], None] | None = None,
+) -> RenderedVideo:
+    """Render ``cards_and_clips`` (in order, neighbours crossfaded) to a temporary name beside ``out``,
+    verify it with PyAV, then rename it to ``out``; ``progress`` receives (seconds written, total).
 
-    audio_format = f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
-    if music is not None:
-        music_index = len(lengths)
-        args += ["-stream_loop", "-1", "-i", str(music)]
-        fade_out = max(0.0, total - 2.0)
-        graph.append(f"[{music_index}:a]{audio_format},atrim=0:{total:.4f},asetpts=PTS-STARTPTS,"
-                     f"afade=t=in:d=1.5,afade=t=out:st={fade_out:.4f}:d=2[aout]")
-    else:
-        for i, length in enumerate(lengths):
-            has_audio = i > 0 and clips[i - 1].has_audio
-            source = (f"[{i}:a]{audio_format}," if has_audio
-                      else f"anullsrc=r={AUDIO_RATE}:cl=stereo,{audio_format},")
-            graph.append(f"{source}apad,atrim=0:{length:.4f},asetpts=PTS-STARTPTS[a{i}]")
-        previous = "a0"
-        for i in range(1, len(lengths)):
-            graph.append(f"[{previous}][a{i}]acrossfade=d={crossfade_s:.3f}:c1=tri:c2=tri[ax{i}]")
-            previous = f"ax{i}"
-        graph.append(f"[{previous}]anull[aout]")
+    Pieces come from ``cache`` when it holds them and are added to it otherwise (without a cache,
+    a temporary one is used and removed). On any failure the temporary file is removed and ``out``
+    is left as it was.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".tmp-{os.getpid()}-{out.name}"
+    fade = round(crossfade_s * FPS)
+    items = [_Item(f"card {i}" if isinstance(e, Card) else f"clip {i}", round(e.duration_s * FPS),
+                   card=e if isinstance(e, Card) else None, clip=e if isinstance(e, RenderClip) else None)
+             for i, e in enumerate(cards_and_clips)]
+    total_frames = sum(item.frames for item in items) - fade * (len(items) - 1)
+    total = total_frames / FPS
+    limit = timeout_s or max(300.0, 20.0 * total)
+    work = Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-pieces-", dir=out.parent))
+    cache = cache or PieceCache(work / "cache")
+    encoded, reused, keys = [], [], []
+    try:
+        listing = []
+        for piece in _plan(items, fade):
+            key_args, identities = _piece_command(piece, size, Path("PIECE"))
+            key = piece_key(key_args, identities)
+            keys.append(key)
+            found = cache.lookup(key)
+            if found is None:
+                partial = cache.temporary(key)
+                args, _ = _piece_command(piece, size, partial)
+                try:
+                    run_ffmpeg(args, timeout_s=limit, output=tmp, progress=(
+                        lambda s, p=piece: progress(min(total, p.start_frame / FPS + s), total)) if progress else None)
+                    found = cache.commit(key, partial)
+                finally:
+                    partial.unlink(missing_ok=True)
+                encoded.append(piece.name)
+            else:
+                reused.append(piece.name)
+            if progress:
+                progress((piece.start_frame + piece.frames) / FPS, total)
+            listing.append(f"file '{found.resolve()}'")
+        concat = work / "pieces.txt"
+        concat.write_text("\n".join(listing) + "\n")
+        audio_args, graph = audio_graph(items, fade, total, music, first_input=1, source_audio=source_audio)
+        run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(concat), *audio_args, "-filter_complex", ";".join(graph),
+                    "-map", "0:v", "-map", "[aout]", "-c:v", "copy", "-c:a", "aac", "-b:a", "160k",
+                    "-ar", str(AUDIO_RATE), "-t", f"{total:.4f}", "-movflags", "+faststart", str(tmp)],
+                   timeout_s=limit, output=tmp)
+        rendered = inspect_video(tmp)
+        _verify(rendered, out.name, size, total)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return replace(rendered, path=out, encoded=tuple(encoded), reused=tuple(reused), keys=tuple(keys))
 
-    args += [
-        "-filter_complex", ";".join(graph),
-        "-map", f"[{video_out}]", "-map", "[aout]",
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
-        "-r", str(FPS), "-c:a", "aac", "-b:a", "160k", "-ar", str(AUDIO_RATE),
-        "-t", f"{total:.4f}", "-movflags", "+faststart", str(out),
-    ]
-    return args, total
+
+def _verify(rendered: RenderedVideo, name: str, size: tuple[int, int], total: float) -> None:
+    if (rendered.width, rendered.height) != size or rendered.video_codec != "h264":
+        raise RenderError(f"{name}: render is {rendered.video_codec} {rendered.width}x{rendered.height}, "
+                          f"expected h264 {size[0]}x{size[1]}")
+    if rendered.audio_codec != "aac":
+        raise RenderError(f"{name}: render has no AAC audio track ({rendered.audio_codec or 'no audio'})")
+    if abs(rendered.duration_s - total) > 0.5:
+        raise RenderError(f"{name}: render is {rendered.duration_s:.2f} s long, expected {total:.2f} s",
+                          check="duration_matches_edit")
 
 
 def render_showcase(
@@ -135,36 +311,15 @@ def render_showcase(
     title_s: float,
     crossfade_s: float,
     music: Path | None = None,
+    closing: Card | None = None,
+    cache: PieceCache | None = None,
     timeout_s: float | None = None,
     progress: Callable[[float, float], None] | None = None,
 ) -> RenderedVideo:
-    """Render to a temporary name beside ``out``, verify it with PyAV, then rename it to ``out``;
-    ``progress`` receives (seconds written, total seconds).
-
-    On any failure (ffmpeg error, timeout, disk full, a wrong result) the temporary file is removed
-    and ``out`` is left as it was.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".tmp-{os.getpid()}-{out.name}"
-    args, total = build_command(
-        clips, title_png, tmp, size, title_s=title_s, crossfade_s=crossfade_s, music=music
-    )
-    try:
-        run_ffmpeg(args, timeout_s=timeout_s or max(300.0, 20.0 * total), output=tmp,
-                   progress=(lambda seconds: progress(min(seconds, total), total)) if progress else None)
-        rendered = inspect_video(tmp)
-        if (rendered.width, rendered.height) != size or rendered.video_codec != "h264":
-            raise RenderError(f"{out.name}: render is {rendered.video_codec} {rendered.width}x{rendered.height}, "
-                              f"expected h264 {size[0]}x{size[1]}")
-        if rendered.audio_codec != "aac":
-            raise RenderError(f"{out.name}: render has no AAC audio track ({rendered.audio_codec or 'no audio'})")
-        if abs(rendered.duration_s - total) > 0.5:
-            raise RenderError(f"{out.name}: render is {rendered.duration_s:.2f} s long, expected {total:.2f} s",
-                              check="duration_matches_edit")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return replace(rendered, path=out)
+    """The title card, the clips and the optional closing card, rendered with ``render_edit``."""
+    edit: list[Card | RenderClip] = [Card(title_png, title_s), *clips, *([closing] if closing else [])]
+    return render_edit(edit, out, size, crossfade_s=crossfade_s, music=music, cache=cache, timeout_s=timeout_s,
+                       progress=progress)
 
 
 @contextmanager

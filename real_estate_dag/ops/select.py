@@ -3,6 +3,11 @@
 Clips lie inside one labelled segment (and so inside one shot), keep a few frames away from the
 cut, prefer high quality and a steady camera, skip near-duplicates by embedding similarity, and are
 ordered by room. Every tie is broken by (video, start), so the same inputs give the same list.
+
+With music, the cuts (the middle of each crossfade) move to the nearest beat, or bar, where the
+clip's new window still lies inside its segment and keeps its quality; the title card ends and the
+showcase ends on the grid too. A clip that cannot move keeps its length and the next cut goes back
+onto the grid.
 """
 
 from dataclasses import asdict, dataclass, field, replace
@@ -10,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from real_estate_dag.ops.beats import MusicBeats
 from real_estate_dag.ops.rooms import ROOM_ORDER
 from real_estate_dag.ops.timecode import first_frame_at, frame_end_time, frame_start_time, last_frame_before
 
@@ -24,6 +30,9 @@ class SelectionParams:
     other_room_penalty: float = 0.8
     title_s: float = 3.0
     crossfade_s: float = 0.5
+    closing_s: float = 0.0  # the closing card; 0: none
+    min_tempo_confidence: float = 0.3  # below it the beat grid is not trusted and cuts stay where they are
+    beat_quality_keep: float = 0.9  # a clip moved onto the beat keeps at least this share of its window's score
 
 
 @dataclass
@@ -64,6 +73,8 @@ class Clip:
     duration_s: float
     score: float
     stability: float
+    showcase_in_s: float = 0.0  # where the clip starts and ends on the showcase's time line
+    showcase_out_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +87,10 @@ class Selection:
     showcase_s: float
     dropped_duplicates: int
     shortfall_s: float
+    title_s: float = 3.0
+    closing_s: float = 0.0
+    cuts_s: tuple[float, ...] = ()  # the middle of each crossfade, and the end
+    cut_offsets_s: tuple[float, ...] = ()  # each cut's distance from its nearest beat (empty without beats)
 
 
 def build_candidates(videos: list[tuple[str, np.ndarray, np.ndarray]], segments: list[dict[str, Any]],
@@ -114,11 +129,13 @@ def clips_outside_shots(clips: list[dict[str, Any]], videos_shots: dict[str, lis
     ]
 
 
-def showcase_length(clip_lengths: list[float], params: SelectionParams) -> float:
-    """Length of title + clips joined by crossfades (each fade overlaps its neighbours)."""
-    if not clip_lengths:
-        return params.title_s
-    return params.title_s + sum(clip_lengths) - params.crossfade_s * len(clip_lengths)
+def showcase_length(clip_lengths: list[float], params: SelectionParams, title_s: float | None = None,
+                    closing_s: float | None = None) -> float:
+    """Length of title + clips (+ closing card) joined by crossfades (each fade overlaps its neighbours)."""
+    title = params.title_s if title_s is None else title_s
+    closing = params.closing_s if closing_s is None else closing_s
+    items = [title, *clip_lengths, *([closing] if closing > 0 else [])]
+    return sum(items) - params.crossfade_s * (len(items) - 1)
 
 
 def _best_window(c: Candidate, length: float) -> tuple[float, float]:
@@ -133,6 +150,83 @@ def _best_window(c: Candidate, length: float) -> tuple[float, float]:
         if score > best_score + 1e-9:
             best_start, best_score = float(start), score
     return best_start, best_score
+
+
+def _window_score(c: Candidate, start: float, length: float) -> float:
+    inside = (c.sample_times >= start) & (c.sample_times <= start + length)
+    return float(c.sample_scores[inside].mean()) if inside.any() else float(c.sample_scores.mean())
+
+
+def _moved_window(c: Candidate, clip: Clip, length: float, keep: float) -> tuple[float, float] | None:
+    """Start and score of a ``length`` window in ``c`` centred where ``clip`` was, or None when it does
+    not fit inside the segment or loses more than ``keep`` of the clip's score."""
+    if length > c.available_s + 1e-9:
+        return None
+    start = min(max(clip.in_s + (clip.duration_s - length) / 2, c.start_s), c.end_s - length)
+    score = _window_score(c, start, length)
+    return (start, score) if score >= keep * clip.score - 1e-9 else None
+
+
+def _nearest(grid: np.ndarray, t: float, count: int = 2) -> list[float]:
+    return [float(g) for g in grid[np.argsort(np.abs(grid - t), kind="stable")[:count]]]
+
+
+def _clip_at(c: Candidate, clip: Clip, start: float, length: float, score: float) -> Clip:
+    in_frame = first_frame_at(c.frame_times, start)
+    out_frame = max(in_frame, last_frame_before(c.frame_times, start + length))
+    inside = (c.sample_times >= start) & (c.sample_times <= start + length)
+    stable = float(c.sample_stability[inside].mean()) if inside.any() else float(c.sample_stability.mean())
+    return replace(clip, in_frame=in_frame, out_frame=min(out_frame, c.last_frame), in_s=round(start, 4),
+                   out_s=round(start + length, 4), duration_s=round(length, 4), score=round(score, 4),
+                   stability=round(stable, 4))
+
+
+def place_on_time_line(pairs: list[tuple[Candidate, Clip]], params: SelectionParams, beats: MusicBeats | None
+                       ) -> tuple[list[Clip], float, float, list[float]]:
+    """Clips (moved onto the beat grid where they can be) with their showcase times, the title and
+    closing card lengths, and the cuts: each crossfade's middle, then the end."""
+    fade = params.crossfade_s
+    grid = np.array(beats.beats_s if beats else ())
+    bars = np.array(beats.downbeats_s if beats else ())
+    snap = beats is not None and len(grid) >= 4 and beats.tempo_confidence >= params.min_tempo_confidence
+    bar_s = beats.beat_s * beats.beats_per_bar if beats else 0.0
+    use_bars = snap and params.min_clip_s <= bar_s + fade <= params.max_clip_s
+
+    def on_grid(raw: float, low: float, high: float, from_bar: bool) -> float | None:
+        """The grid point nearest ``raw`` within [low, high]: a bar first when whole bars fit, else a beat."""
+        options = (_nearest(bars, raw) if use_bars and from_bar else []) + _nearest(grid, raw)
+        return next((t for t in sorted(options, key=lambda t: (t not in bars or not from_bar, abs(t - raw)))
+                     if low - 1e-6 <= t <= high + 1e-6), None)
+
+    title = params.title_s
+    cut = title - fade / 2
+    if snap and (moved := on_grid(cut, fade / 2, 2 * title, True)) is not None:
+        cut, title = moved, moved + fade / 2
+    clips, cuts = [], [cut]
+    closing = params.closing_s
+    for k, (c, clip) in enumerate(pairs):
+        last = k == len(pairs) - 1 and closing <= 0
+        tail = fade / 2 if last else fade  # the last clip ends the showcase without a fade
+        raw = cut + clip.duration_s - tail
+        placed = clip
+        if snap:
+            low, high = cut + params.min_clip_s - tail, cut + params.max_clip_s - tail
+            for target in dict.fromkeys(t for t in [on_grid(raw, low, high, cut in bars or not use_bars),
+                                                     on_grid(raw, low, high, False)] if t is not None):
+                moved = _moved_window(c, clip, target - cut + tail, params.beat_quality_keep)
+                if moved is not None:
+                    placed = _clip_at(c, clip, moved[0], target - cut + tail, moved[1])
+                    break
+        start = cut - fade / 2
+        clips.append(replace(placed, showcase_in_s=round(start, 4), showcase_out_s=round(start + placed.duration_s, 4)))
+        cut = start + placed.duration_s - (0.0 if last else fade / 2)
+        cuts.append(cut)
+    if closing > 0:
+        raw_end = cut + closing - fade / 2
+        if snap and (end := on_grid(raw_end, cut + fade, cut + 2 * closing, True)) is not None:
+            closing = end - cut + fade / 2
+        cuts.append(cut + closing - fade / 2)
+    return clips, round(title, 4), round(closing, 4), [round(t, 4) for t in cuts]
 
 
 def _value(c: Candidate, params: SelectionParams) -> float:
@@ -156,7 +250,8 @@ def _fit_lengths(chosen: list[Candidate], target: float, params: SelectionParams
     return lengths
 
 
-def select_clips(candidates: list[Candidate], target_s: float, params: SelectionParams) -> Selection:
+def select_clips(candidates: list[Candidate], target_s: float, params: SelectionParams,
+                 beats: MusicBeats | None = None) -> Selection:
     margin_candidates = []
     for c in candidates:
         first, last = c.first_frame + params.cut_margin_frames, c.last_frame - params.cut_margin_frames
@@ -203,6 +298,12 @@ def select_clips(candidates: list[Candidate], target_s: float, params: Selection
                               round(stable, 4))))
     clips.sort(key=lambda pair: (ROOM_ORDER.get(pair[1].room, len(ROOM_ORDER)), pair[0].video_index,
                                  pair[1].in_s))
-    ordered = tuple(Clip(**{**clip.to_dict(), "order": i}) for i, (_, clip) in enumerate(clips))
-    total = showcase_length([clip.duration_s for clip in ordered], params)
-    return Selection(ordered, target_s, round(total, 3), dropped, round(max(0.0, target_s - total), 3))
+    pairs = [(c, replace(clip, order=i)) for i, (c, clip) in enumerate(clips)]
+    ordered, title, closing, cuts = place_on_time_line(pairs, params, beats)
+    total = showcase_length([clip.duration_s for clip in ordered], params, title, closing)
+    offsets = []
+    if beats is not None and beats.beats_s:
+        grid = np.array(beats.beats_s)
+        offsets = [round(float(np.abs(grid - t).min()), 4) for t in cuts]
+    return Selection(tuple(ordered), target_s, round(total, 3), dropped, round(max(0.0, target_s - total), 3),
+                     title, closing, tuple(cuts), tuple(offsets))

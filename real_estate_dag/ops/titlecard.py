@@ -1,12 +1,15 @@
-"""The opening title card, drawn from the listing facts."""
+"""The opening title card: the listing facts over the hero frame (or a gradient when there is none).
+
+The title card carries no agent or brokerage text (those are on the closing card), so the branded
+and the unbranded render share it.
+"""
 
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
 from real_estate_dag.ops.manifest import Listing
-from real_estate_dag.ops.visuals import fit_text
-from real_estate_dag.ops.visuals import font as load_font
+from real_estate_dag.ops.text_layout import draw_block, fit_block
 
 
 def listing_lines(listing: Listing, property_id: str) -> tuple[str, list[str]]:
@@ -25,34 +28,42 @@ def listing_lines(listing: Listing, property_id: str) -> tuple[str, list[str]]:
     lines = [" · ".join(facts)] if facts else []
     if kind := listing.property_type:
         lines.append(kind[0].upper() + kind[1:])  # "house" -> "House"; the rest as the user wrote it
-    agent = " · ".join(part for part in (listing.agent.name, listing.agent.phone) if part)
-    if agent:
-        lines.append(agent)
     return headline, lines
 
 
-def draw_title_card(listing: Listing, property_id: str, size: tuple[int, int], out: Path) -> Path:
+def backdrop(size: tuple[int, int], hero: Image.Image | None) -> Image.Image:
+    """The hero frame filling ``size``, darkened so white text reads on it; else a navy gradient."""
     width, height = size
+    if hero is not None:
+        image = ImageOps.fit(hero.convert("RGB"), size, Image.Resampling.LANCZOS)
+        return ImageEnhance.Brightness(image).enhance(0.45)
     image = Image.new("RGB", size)
     draw = ImageDraw.Draw(image)
     for y in range(height):  # vertical gradient, navy to near-black
         shade = 1 - y / height
         draw.line([(0, y), (width, y)], fill=(int(18 + 22 * shade), int(28 + 30 * shade), int(48 + 50 * shade)))
+    return image
+
+
+def draw_text_rows(image: Image.Image, rows: list[tuple[str, int, tuple[int, int, int], int]]) -> None:
+    """Rows of (text, font size, colour, most lines), each fitted to 90% of the width, centred together."""
+    width, height = image.size
+    draw = ImageDraw.Draw(image)
+    box = int(width * 0.9)
+    blocks = [(fit_block(draw, text, box, size, max_lines=lines), colour) for text, size, colour, lines in rows if text]
+    gap = min(width, height) // 30
+    y = (height - sum(b.height for b, _ in blocks) - gap * (len(blocks) - 1)) / 2
+    for block, colour in blocks:
+        y = draw_block(draw, block, (width - box) / 2, y, box, colour) + gap
+
+
+def draw_title_card(listing: Listing, property_id: str, size: tuple[int, int], out: Path,
+                    hero: Image.Image | None = None) -> Path:
     headline, lines = listing_lines(listing, property_id)
-    unit = min(width, height)
-    title_font = load_font(max(24, unit // 12))
-    body_font = load_font(max(16, unit // 24))
-    headline = fit_text(draw, headline, title_font, int(width * 0.9))
-    rows = [(headline, title_font, (255, 255, 255))]
-    rows += [(fit_text(draw, line, body_font, int(width * 0.9)), body_font, (210, 220, 235)) for line in lines]
-    heights = [draw.textbbox((0, 0), text, font=font)[3] for text, font, _ in rows]
-    gap = unit // 30
-    y = (height - sum(heights) - gap * (len(rows) - 1)) // 2
-    for (text, font, colour), row_height in zip(rows, heights, strict=True):
-        text_width = draw.textlength(text, font=font)
-        draw.text(((width - text_width) / 2, y), text, font=font, fill=colour)
-        y += row_height + gap
+    unit = min(size)
+    image = backdrop(size, hero)
+    draw_text_rows(image, [(headline, max(24, unit // 12), (255, 255, 255), 3),
+                           *((line, max(16, unit // 24), (225, 232, 240), 2) for line in lines)])
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
     return out
-

@@ -1,0 +1,62 @@
+"""Beat tracking on music with a known tempo, and cuts moved onto its beats."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from music_synth import click_track
+from test_select import candidate, unit
+
+from real_estate_dag.ops.beats import analyse_music, beat_grid_picture
+from real_estate_dag.ops.select import SelectionParams, select_clips, showcase_length
+
+
+@pytest.fixture(scope="module")
+def tracks(tmp_path_factory: pytest.TempPathFactory) -> dict[float, tuple[Path, float]]:
+    out = tmp_path_factory.mktemp("music")
+    return {bpm: (click_track(out / f"click{bpm:g}.wav", bpm, 24.0, first), first)
+            for bpm, first in ((100.0, 0.3), (75.0, 0.5), (150.0, 0.2))}
+
+
+@pytest.mark.parametrize("bpm", [100.0, 75.0, 150.0])
+def test_tempo_beats_and_downbeats_of_a_click_track(bpm: float, tracks: dict) -> None:
+    path, first = tracks[bpm]
+    beats = analyse_music(path)
+    assert beats.tempo_bpm == pytest.approx(bpm, rel=0.03)  # neither half nor double time
+    assert beats.tempo_confidence > 0.5
+    period = 60.0 / bpm
+    truth = np.arange(first, 24.0, period)
+    tracked = np.array(beats.beats_s[1:-1])
+    assert len(tracked) >= len(truth) - 4
+    assert np.abs(tracked[:, None] - truth[None, :]).min(axis=1).max() < 0.05
+    # the accented (low, loud) click starts each bar
+    bars = np.array(beats.downbeats_s)
+    bar_truth = truth[::4]
+    assert np.abs(bars[:, None] - bar_truth[None, :]).min(axis=1).max() < 0.05
+    assert beats.loudness_lufs is not None and -40 < beats.loudness_lufs < 0
+
+
+def test_cuts_land_on_beats_and_clips_stay_inside_their_segments(tracks: dict) -> None:
+    beats = analyse_music(tracks[100.0][0])
+    rooms = ["exterior", "living_room", "kitchen", "bedroom", "bathroom"]
+    segments = [candidate(i, room, i * 20.0, i * 20.0 + 7.5, 0.6 + 0.05 * i, unit(i)) for i, room in enumerate(rooms)]
+    params = SelectionParams(closing_s=3.0)
+    plain = select_clips(segments, 20.0, params)
+    snapped = select_clips(segments, 20.0, params, beats)
+    grid = np.array(beats.beats_s)
+    assert len(snapped.cut_offsets_s) == len(snapped.clips) + 2  # title, each clip, and the end
+    assert max(snapped.cut_offsets_s) < 1e-3  # every cut on a tracked beat
+    assert all(np.abs(grid - t).min() < 1e-3 for t in snapped.cuts_s)
+    assert np.abs(np.array(beats.downbeats_s) - snapped.cuts_s[-1]).min() < 1e-3  # the music ends on a bar
+    source = {c.shot: c for c in segments}
+    for clip in snapped.clips:
+        assert source[clip.shot].start_s <= clip.in_s < clip.out_s <= source[clip.shot].end_s
+        assert params.min_clip_s - 1e-6 <= clip.duration_s <= params.max_clip_s + 1e-6
+    # the time line holds: clip k starts where the crossfade before it starts
+    ends = [snapped.title_s] + [c.showcase_out_s for c in snapped.clips]
+    assert [c.showcase_in_s for c in snapped.clips] == pytest.approx([e - params.crossfade_s for e in ends[:-1]])
+    assert snapped.showcase_s == pytest.approx(showcase_length([c.duration_s for c in snapped.clips], params,
+                                                               snapped.title_s, snapped.closing_s))
+    assert not plain.cut_offsets_s and plain.title_s == params.title_s
+    picture = beat_grid_picture(beats, list(snapped.cuts_s), snapped.showcase_s)
+    assert picture.size == (900, 120)
