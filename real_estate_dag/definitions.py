@@ -9,8 +9,11 @@ from dagster import AssetsDefinition, Definitions
 
 from real_estate_dag.assets.analysis import video_analysis
 from real_estate_dag.assets.clips import selected_clips
+from real_estate_dag.assets.intro import agent_intro
 from real_estate_dag.assets.manifest import property_manifest
+from real_estate_dag.assets.moderation import moderation
 from real_estate_dag.assets.music import music_beats
+from real_estate_dag.assets.narration import narration
 from real_estate_dag.assets.photos import photo_analysis
 from real_estate_dag.assets.showcase import showcase_video
 from real_estate_dag.assets.versions import with_model_versions
@@ -21,6 +24,7 @@ from real_estate_dag.resources.env import LOCAL_STORE, S3_STORE, STORE_CHOICE, S
 from real_estate_dag.resources.io_manager import StoreJsonIOManager
 from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.s3_store import S3Store
+from real_estate_dag.resources.safety import INTRO, NARRATION, SAFETY
 from real_estate_dag.resources.webhooks import WebhookNotifier
 from real_estate_dag.retention import RetentionSettings, retention_job, retention_schedule
 from real_estate_dag.sensors.uploads import local_upload_sensor, s3_upload_sensor
@@ -44,7 +48,7 @@ RETENTION = Settings(RetentionSettings, {
     "results_days": "REDAG_RETENTION_RESULTS_DAYS",
 })
 WEBHOOKS = Settings(WebhookNotifier, {"urls": "REDAG_WEBHOOK_URLS", "secret": "REDAG_WEBHOOK_SECRET"})
-SETTINGS = (LOCAL_STORE, S3_STORE, MODEL_SETTINGS, LIMITS, RETENTION, WEBHOOKS)
+SETTINGS = (LOCAL_STORE, S3_STORE, MODEL_SETTINGS, LIMITS, RETENTION, WEBHOOKS, NARRATION, SAFETY, INTRO)
 CHOICES = {STORE_CHOICE: "local", EXECUTOR_CHOICE: ""}  # variables that pick a whole implementation, defaults
 
 store = store_from_env()
@@ -54,7 +58,8 @@ models: ModelRegistry = MODEL_SETTINGS.from_env()
 def location_assets(registry: ModelRegistry) -> list[AssetsDefinition]:
     """The assets, with the model backends ``registry`` resolves in the analysis assets' code versions."""
     versions = registry.process_config_and_initialize().code_versions()
-    assets = [property_manifest, video_analysis, photo_analysis, music_beats, selected_clips, showcase_video]
+    assets = [property_manifest, video_analysis, photo_analysis, music_beats, narration, moderation, agent_intro,
+              selected_clips, showcase_video]
     return with_model_versions(assets, versions)
 
 

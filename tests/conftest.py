@@ -68,3 +68,27 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", str(mount)], check=True)
+
+
+NARRATION = "Welcome home. The kitchen has granite countertops. The house has a new roof. Call Mary Brown today."
+NARRATION_LEAD_S = 0.5  # silence before the first word
+
+
+@pytest.fixture(scope="session")
+def narration_wav(media_dir: Path) -> Path:
+    """``NARRATION`` spoken by espeak-ng (a Debian package), 0.5 s of silence first."""
+    spoken = media_dir / "spoken.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(spoken), NARRATION], check=True)
+    out = media_dir / "narration.wav"
+    ffmpeg("-i", str(spoken), "-af", f"adelay={round(NARRATION_LEAD_S * 1000)}:all=1,aresample=48000", str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
+def narrated_clip(source_video: Path, narration_wav: Path, media_dir: Path) -> Path:
+    """10 s of the packaged footage where a face is on screen (from 62 s), with the narration as its sound."""
+    out = media_dir / "narrated.mp4"
+    ffmpeg("-ss", "62", "-t", "10", "-i", str(source_video), "-i", str(narration_wav), "-filter_complex",
+           "[1:a]apad[a]", "-map", "0:v", "-map", "[a]", "-t", "10", "-c:v", "libx264", "-preset", "veryfast",
+           "-c:a", "aac", str(out))
+    return out

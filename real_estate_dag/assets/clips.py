@@ -29,6 +29,7 @@ from real_estate_dag.ops.decode import TIMES_FILE
 from real_estate_dag.ops.photo_select import plan_edit
 from real_estate_dag.ops.reports import clip_pictures
 from real_estate_dag.ops.select import Selection, SelectionParams, build_candidates, clips_outside_shots
+from real_estate_dag.ops.speech import Transcript, inside_word
 from real_estate_dag.resources.store import Store
 from real_estate_dag.retries import transient_retries
 
@@ -58,6 +59,8 @@ class SelectionConfig(Config):
                        description="Every clip lies inside one detected shot."),
         AssetCheckSpec("fits_target_duration", asset="selected_clips",
                        description="The edit is within 10% of the manifest's target duration."),
+        AssetCheckSpec("no_cut_inside_a_word", asset="selected_clips",
+                       description="No clip of a narrated video starts or ends inside a spoken word."),
     ],
     description="The edit decision list: source video, in/out frames and seconds, room, score and "
     "order, and each clip's place on the showcase's time line. Clips stay inside a shot, near-duplicates are "
@@ -74,15 +77,16 @@ def selected_clips(
     quality_scores: dict,
     photo_analysis: dict,
     music_beats: dict,
+    narration: dict,
 ) -> MaterializeResult:
     with transient_retries(context):
         return _select(context, config, store, property_manifest, video_frames, shot_boundaries, room_labels,
-                       quality_scores, photo_analysis, music_beats)
+                       quality_scores, photo_analysis, music_beats, narration)
 
 
 def _select(context: AssetExecutionContext, config: SelectionConfig, store: Store, property_manifest: dict,
             video_frames: dict, shot_boundaries: dict, room_labels: dict, quality_scores: dict,
-            photo_analysis: dict, music_beats: dict) -> MaterializeResult:
+            photo_analysis: dict, music_beats: dict, narration: dict) -> MaterializeResult:
     params = SelectionParams(**config.model_dump())
     target = property_manifest["manifest"]["options"]["target_duration_s"]
     times = [np.load(store.local_path(f"{entry['decoded']['directory']}/{TIMES_FILE}"))
@@ -90,8 +94,9 @@ def _select(context: AssetExecutionContext, config: SelectionConfig, store: Stor
     embeddings = [np.load(store.local_path(video["embeddings"])).astype(np.float32)
                   for video in room_labels["videos"]]
     names = [entry["name"] for entry in video_frames["videos"]]
+    transcripts = {v["video"]: Transcript.from_dict(v) for v in narration["videos"] if v["segments"]}
     candidates = build_candidates(list(zip(names, times, embeddings, strict=True)), room_labels["segments"],
-                                  quality_scores["frames"])
+                                  quality_scores["frames"], transcripts)
     beats = beats_from_dict(music_beats["beats"]) if music_beats["beats"] else None
     selection = plan_edit(candidates, photo_analysis["photos"], target, params, beats)
     clips = [c.to_dict() for c in selection.clips]
@@ -102,6 +107,9 @@ def _select(context: AssetExecutionContext, config: SelectionConfig, store: Stor
                      f"{selection.dropped_duplicates} near-duplicates dropped")
     outside = clips_outside_shots(clips, {v["name"]: v["shots"] for v in shot_boundaries["videos"]})
     within = abs(selection.showcase_s - target) <= 0.1 * target
+    cut_words = [f"clip {c['order']} ({c['video']}) {edge} at {c[key]:.2f} s inside {word.text!r}"
+                 for c in clips if c["video"] in transcripts for edge, key in (("starts", "in_s"), ("ends", "out_s"))
+                 if (word := inside_word(c[key], transcripts[c["video"]].words))]
     url = publish_table(store, context.partition_key, "clips", clips)
     photos_url = publish_table(store, context.partition_key, "photos",
                                photos_table(photo_analysis, {c["video"] for c in photo_clips}))
@@ -144,6 +152,9 @@ def _select(context: AssetExecutionContext, config: SelectionConfig, store: Stor
         check_results=[
             AssetCheckResult(check_name="clips_inside_shots", passed=not outside,
                              metadata={"clips_outside": MetadataValue.text("; ".join(outside) or "none")}),
+            AssetCheckResult(check_name="no_cut_inside_a_word", passed=not cut_words,
+                             metadata={"cuts_inside_words": MetadataValue.text("; ".join(cut_words) or "none"),
+                                       "narrated_videos": len(transcripts)}),
             AssetCheckResult(
                 check_name="fits_target_duration", passed=within, severity=AssetCheckSeverity.WARN,
                 metadata={"showcase_s": selection.showcase_s, "target_s": target,

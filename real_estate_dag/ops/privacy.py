@@ -1,0 +1,118 @@
+"""Blur faces (and any other class a detector reports) in a clip or a photo before it is published."""
+
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from real_estate_dag.ops.ffmpeg import FfmpegError, ffmpeg_exe
+from real_estate_dag.ops.moderation import Detection
+
+DetectFn = Callable[[np.ndarray], list[Detection]]
+PAD = 0.3  # each box grows by this share of its size on every side (faces move between detections)
+FPS = 30  # as the render samples its clips
+
+
+@dataclass(frozen=True)
+class BlurReport:
+    frames: int
+    detected_frames: int
+    blurred_frames: int
+    boxes: int
+
+
+def faces_between(findings: Sequence[dict], video: str, start_s: float, end_s: float, classes: Sequence[str],
+                  min_score: float, margin_s: float = 0.5) -> int:
+    """How many of moderation's findings (as dicts) of ``classes`` lie in ``video`` within a clip's span
+    (widened by ``margin_s``, a sampling interval): a clip without any is not re-read to be blurred."""
+    return sum(f["file"] == video and f["time_s"] is not None and start_s - margin_s <= f["time_s"] <= end_s + margin_s
+               and f["label"] in classes and f["score"] >= min_score for f in findings)
+
+
+def boxes_to_blur(detections: Sequence[Detection], classes: Sequence[str], min_score: float) -> list[tuple[int, ...]]:
+    return [d.box for d in detections if d.label in classes and d.score >= min_score]
+
+
+def blur_boxes(rgb: np.ndarray, boxes: Sequence[tuple[int, ...]], pad: float = PAD) -> np.ndarray:
+    """A copy of ``rgb`` with each (x, y, w, h) box, padded, replaced by a strong blur of itself."""
+    out = rgb.copy()
+    height, width = rgb.shape[:2]
+    for x, y, w, h in boxes:
+        x0, y0 = max(0, int(x - pad * w)), max(0, int(y - pad * h))
+        x1, y1 = min(width, int(x + w + pad * w) + 1), min(height, int(y + h + pad * h) + 1)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        region = out[y0:y1, x0:x1]
+        small = cv2.resize(region, (max(1, (x1 - x0) // 8), max(1, (y1 - y0) // 8)), interpolation=cv2.INTER_AREA)
+        out[y0:y1, x0:x1] = cv2.GaussianBlur(cv2.resize(small, (x1 - x0, y1 - y0)), (0, 0), max(2.0, w / 6))
+    return out
+
+
+def blur_clip(src: Path, in_s: float, duration_s: float, size: tuple[int, int], out: Path, detect: DetectFn,
+              classes: Sequence[str], min_score: float, stride: int = 3) -> BlurReport:
+    """Write ``duration_s`` of ``src`` from ``in_s`` to ``out`` (H.264 at ``FPS``, near lossless, its
+    audio copied) with the boxes of ``classes`` blurred. ``size`` is the displayed (rotated) frame size.
+
+    The detector runs on every ``stride``-th frame; a frame between two detections blurs the boxes of
+    both, so a moving face stays covered.
+    """
+    width, height = size
+    frame_bytes = width * height * 3
+    reader = subprocess.Popen(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", f"{in_s:.4f}", "-t",
+         f"{duration_s:.4f}", "-i", str(src), "-vf", f"fps={FPS},scale={width}:{height}", "-f", "rawvideo",
+         "-pix_fmt", "rgb24", "-"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    with tempfile.TemporaryFile() as err:
+        writer = subprocess.Popen(
+            [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt",
+             "rgb24", "-s", f"{width}x{height}", "-framerate", str(FPS), "-i", "-", "-ss", f"{in_s:.4f}", "-t",
+             f"{duration_s:.4f}", "-i", str(src), "-map", "0:v", "-map", "1:a?", "-c:v", "libx264", "-preset",
+             "veryfast", "-crf", "12", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "192k", "-shortest", str(out)],
+            stdin=subprocess.PIPE, stderr=err)
+        assert reader.stdout is not None and writer.stdin is not None
+        frames = detected = blurred = boxes = 0
+        pending: list[np.ndarray] = []
+        last: list[tuple[int, ...]] = []
+
+        def flush(next_boxes: list[tuple[int, ...]]) -> None:
+            nonlocal blurred, boxes
+            for frame in pending:
+                covering = last + next_boxes
+                blurred += bool(covering)
+                boxes += len(covering)
+                writer.stdin.write(blur_boxes(frame, covering).tobytes())  # type: ignore[union-attr]
+            pending.clear()
+
+        try:
+            while chunk := reader.stdout.read(frame_bytes):
+                if len(chunk) < frame_bytes:
+                    break
+                frame = np.frombuffer(chunk, np.uint8).reshape(height, width, 3)
+                if frames % stride == 0:
+                    found = boxes_to_blur(detect(frame), classes, min_score)
+                    detected += 1
+                    flush(found)
+                    last = found
+                pending.append(frame)
+                frames += 1
+            flush([])
+        finally:
+            writer.stdin.close()
+            reader.stdout.close()
+            reader.wait()
+            code = writer.wait()
+        if code != 0 or frames == 0:
+            err.seek(0)
+            raise FfmpegError(f"blurring {src.name} from {in_s:.2f} s failed: {err.read().decode()[-400:]}"
+                              if code else f"{src.name} has no frames from {in_s:.2f} s")
+    return BlurReport(frames, detected, blurred, boxes)
+
+
+def blur_image(rgb: np.ndarray, detect: DetectFn, classes: Sequence[str], min_score: float) -> tuple[np.ndarray, int]:
+    """A photo with the boxes of ``classes`` blurred, and how many there were."""
+    found = boxes_to_blur(detect(rgb), classes, min_score)
+    return (blur_boxes(rgb, found) if found else rgb), len(found)
