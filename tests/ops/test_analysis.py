@@ -16,6 +16,7 @@ from real_estate_dag.gpu_resources.backends import (
     resolve_shots,
 )
 from real_estate_dag.ops.analysis import DecodeSettings, Models, VideoPass, decode_pass, stored_pass, video_dir_name
+from real_estate_dag.ops.evidence import EvidenceSettings
 from real_estate_dag.ops.probe import MediaError, probe_video
 from real_estate_dag.ops.reports import Picture, frames_report, quality_report, rooms_report, shots_report
 from real_estate_dag.ops.rooms import ROOM_TYPES, SequenceSettings
@@ -112,7 +113,7 @@ def test_the_reports_hold_values_tables_and_pictures(decoded_pass: tuple[VideoPa
     assert isinstance(shots.metadata["timeline"].image, Image.Image)
 
     rooms = rooms_report(passes, [video["shots"]], "mobilenet", "cpu", SequenceSettings(), 2.0, tmp_path,
-                         "work/p/rooms")
+                         "work/p/rooms", EvidenceSettings())
     segments = rooms.value["segments"]
     assert {s["shot"] for s in segments} == set(range(len(video["shots"])))
     assert all(s["room"] in ROOM_TYPES and 0 < s["confidence"] <= 1 for s in segments)
