@@ -13,7 +13,7 @@ from real_estate_dag.ops.rooms import ROOM_TYPES
 
 # Cosine similarity of room-backbone embeddings (MobileNetV2 features) at which a frame starts to count as
 # showing what a photo shows, and at which its exemplar vote gets the full exemplar weight.
-MATCH_LOW, MATCH_HIGH = 0.65, 0.85
+MATCH_LOW, MATCH_HIGH = 0.7, 0.9
 EXEMPLAR_TEMPERATURE = 0.03  # softmax temperature over each room's best photo similarity
 
 
