@@ -88,6 +88,6 @@ def test_the_teaser_takes_the_strongest_clips_in_showcase_order() -> None:
 
 
 def test_the_animated_preview_is_small_and_moves(renders: dict) -> None:
-    data = animated_preview(renders["full"].path, renders["full"].duration_s, frames=8, width=240)
+    data = animated_preview(renders["full"].path, frames=8, width=240)
     assert data[:4] == b"RIFF" and data[8:12] == b"WEBP"
     assert len(data) < 150_000 and frame_count(data) == 8
