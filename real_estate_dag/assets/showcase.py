@@ -3,7 +3,7 @@ chapters and room captions, published as one result set."""
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dagster import (
@@ -26,12 +26,15 @@ from real_estate_dag.assets.common import (
     table,
 )
 from real_estate_dag.assets.manifest import verify_inputs
+from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.audio import audio_problems
 from real_estate_dag.ops.captions import youtube_chapters
 from real_estate_dag.ops.cards import agent_leaks
 from real_estate_dag.ops.ffmpeg import FfmpegDiskFullError, FfmpegError
-from real_estate_dag.ops.manifest import manifest_from_dict
+from real_estate_dag.ops.intro import hex_colour, intro_items
+from real_estate_dag.ops.manifest import Manifest, manifest_from_dict
 from real_estate_dag.ops.preview import animated_preview, preview_markdown
+from real_estate_dag.ops.privacy import protect_clips
 from real_estate_dag.ops.progress import Progress
 from real_estate_dag.ops.publication import Job, Publication
 from real_estate_dag.ops.render import (
@@ -43,6 +46,7 @@ from real_estate_dag.ops.render import (
     render_edit,
 )
 from real_estate_dag.ops.render_cache import CACHE_FOLDER, PieceCache, piece_digest
+from real_estate_dag.ops.speech import Transcript, agent_names, keeps_voice, mute_spans, narration_files
 from real_estate_dag.ops.teaser import TEASER_S
 from real_estate_dag.ops.visuals import fit_width, poster_frame
 from real_estate_dag.resources.results import ResultSetError, current_key, publish_result_set, staged_tables
@@ -50,7 +54,7 @@ from real_estate_dag.resources.store import Store
 from real_estate_dag.retries import transient_retries
 
 # The tables the analysis and selection steps stage; published with the videos as one result set.
-TABLES = ["shots", "rooms", "quality", "clips"]
+TABLES = ["shots", "rooms", "quality", "clips", "narration"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class Render:
     group_name=GROUP,
     owners=OWNERS,
     kinds={"ffmpeg", "video"},
-    code_version="render-v4",
+    code_version="render-v5",
     check_specs=[
         AssetCheckSpec("format", asset="showcase_video",
                        description="H.264 video at the requested frame size with an AAC audio track."),
@@ -91,16 +95,22 @@ class Render:
 def showcase_video(
     context: AssetExecutionContext,
     store: Store,
+    models: ModelRegistry,
     property_manifest: dict,
     selected_clips: dict,
+    narration: dict,
+    moderation: dict,
+    agent_intro: dict,
 ) -> Iterator[AssetCheckResult | MaterializeResult]:
     with transient_retries(context):
         verify_inputs(store, property_manifest)
-        yield from _render(context, store, property_manifest, selected_clips)
+        yield from _render(context, store, models, property_manifest, selected_clips, narration, moderation,
+                           agent_intro)
 
 
-def _render(context: AssetExecutionContext, store: Store, property_manifest: dict,
-            selected_clips: dict) -> Iterator[AssetCheckResult | MaterializeResult]:
+def _render(context: AssetExecutionContext, store: Store, models: ModelRegistry, property_manifest: dict,
+            selected_clips: dict, narration: dict, moderation: dict,
+            agent_intro: dict) -> Iterator[AssetCheckResult | MaterializeResult]:
     key = context.partition_key
     manifest = manifest_from_dict(property_manifest["manifest"])
     clips_in = selected_clips["clips"]
@@ -108,7 +118,7 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
         raise bad_input("no usable clip was found in the footage (every shot is shorter than "
                         f"{selected_clips['params']['min_clip_s']} s or unreadable)")
     videos = {v["name"]: v for v in property_manifest["videos"]}
-    clips = []
+    clips, sizes = [], []
     for clip in clips_in:
         video = videos[clip["video"]]
         facts = video["facts"]
@@ -118,13 +128,26 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
         crop = None if (width, height) == full else (picture["x"], picture["y"], width, height)
         clips.append(RenderClip(store.local_path(video["key"]), clip["in_s"], clip["duration_s"], facts["has_audio"],
                                 width / height, crop, source_id=video["fingerprint"]["sha256"]))
+        sizes.append(full)
     music = store.local_path(property_manifest["music"]["key"]) if property_manifest["music"] else None
     params = selected_clips["params"]
-    plan = Publication(manifest, clips_in, clips, selected_clips.get("title_s", params["title_s"]),
-                       selected_clips.get("closing_s", 0.0), params["crossfade_s"],
-                       {f: store.local_path(e["key"]) for f, e in property_manifest.get("brand_files", {}).items()})
+    clips, mutes, blurred = speech_and_privacy(context, store, models, manifest, clips_in, clips, sizes, narration,
+                                               moderation)
     cache_root = store.work_dir(key, CACHE_FOLDER)
     with render_area(store.work_dir(key, "render")) as render_dir:
+        brand = manifest.brand
+        intro = intro_items(store.local_path(agent_intro["cutout"]) if agent_intro.get("cutout") else None,
+                            store.local_path(agent_intro["clip"]) if agent_intro.get("clip") else None,
+                            agent_intro.get("intro_s", 0), [t for t in (brand.agent_name, brand.agent_phone,
+                                                                        brand.agent_email, brand.brokerage) if t],
+                            hex_colour(brand.colors.primary), manifest.options.aspects, render_dir)
+        plan = Publication(manifest, clips_in, clips, selected_clips.get("title_s", params["title_s"]),
+                           selected_clips.get("closing_s", 0.0), params["crossfade_s"],
+                           {f: store.local_path(e["key"]) for f, e in property_manifest.get("brand_files", {}).items()},
+                           intro, mutes)
+        plan.edl = [{**c, "showcase_in_s": c["showcase_in_s"] + plan.intro_s,
+                     "showcase_out_s": c["showcase_out_s"] + plan.intro_s} for c in clips_in]
+        showcase_s = round(selected_clips["showcase_s"] + plan.intro_s, 3)
         renders: list[Render] = []
         try:
             for job in plan.jobs(render_dir):
@@ -132,6 +155,7 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
                 rendered = render_edit(job.edit, render_dir / job.name, job.size, crossfade_s=plan.crossfade_s,
                                        music=music, cache=PieceCache(cache_root / job.aspect.replace(":", "x")),
                                        source_audio=job.variant == "branded",
+                                       duck_ratio=narration["settings"]["duck_ratio"],
                                        progress=Progress(context.log.info, f"rendering {job.name}", "s",
                                                          rate_unit="x real time"))
                 renders.append(Render(job, rendered, time.perf_counter() - started))
@@ -150,7 +174,7 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
         audio = "music: " + manifest.music if manifest.music else "source audio"
         showcases = [(r.job.aspect, r.rendered, r.seconds) for r in renders if r.job.variant != "teaser"]
         teasers = [(r.job.aspect, r.rendered, r.seconds) for r in renders if r.job.variant == "teaser"]
-        checks = output_checks(showcases, selected_clips["showcase_s"], manifest.options.target_duration_s, music,
+        checks = output_checks(showcases, showcase_s, manifest.options.target_duration_s + plan.intro_s, music,
                                audio)
         if teasers:
             checks = merge_checks(checks, output_checks(teasers, plan.teaser_s, TEASER_S, music, audio))
@@ -167,7 +191,8 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
                 f"check {c.check_name} failed: {c.metadata['problems'].value}" for c in failed), allow_retries=False)
         verify_inputs(store, property_manifest)  # and the footage was not replaced while it rendered
         files = {r.job.name: r.rendered.path for r in renders}
-        files |= plan.caption_files(render_dir, selected_clips["showcase_s"])
+        files |= plan.caption_files(render_dir, showcase_s)
+        files |= narration_files(render_dir, narration["videos"], plan.edl)
         try:
             files |= staged_tables(store, key, TABLES)
         except ResultSetError as exc:
@@ -186,12 +211,12 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
                             "render_s": round(r.seconds, 2), "pieces_encoded": len(r.rendered.encoded),
                             "pieces_reused": len(r.rendered.reused)})
         main = outputs[0]
-        poster_at = plan.title_s + min(1.0, clips[0].duration_s / 2)
+        poster_at = plan.title_s + plan.intro_s + min(1.0, clips[0].duration_s / 2)
         poster = fit_width(poster_frame(renders[0].rendered.path, poster_at), 640)
         previews = {f"preview {r.job.name}": MetadataValue.md(preview_markdown(
             animated_preview(r.rendered.path, r.rendered.duration_s, frames=8, width=240), f"preview of {r.job.name}"))
             for r in renders}
-    chapter_list = youtube_chapters(plan.chapters(selected_clips["showcase_s"]))
+    chapter_list = youtube_chapters(plan.chapters(showcase_s))
     context.log.info(f"published result set {result_set['set_id']} ({len(published)} files) -> "
                      f"{store.url(current_key(key))}")
     yield MaterializeResult(
@@ -208,6 +233,10 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
             "audio": audio,
             "clip_count": len(clips),
             "renders": table(outputs),
+            "blurred_clips": table(blurred, columns=("clip", "video", "in_s", "sampled_faces", "frames",
+                                                    "blurred_frames", "boxes")),
+            "voiced_clips": sum(c.voice for c in clips),
+            "intro": "talking head (D-ID)" if agent_intro.get("clip") else "card" if plan.intro else "none",
             "pieces": table([{"file": r.job.name, "piece": name, "how": how}
                              for r in renders for how, names in (("encoded", r.rendered.encoded),
                                                                  ("reused", r.rendered.reused)) for name in names],
@@ -220,6 +249,26 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
         data_version=DataVersion(piece_digest([k for r in renders for k in r.rendered.keys])),
         check_results=checks,
     )
+
+
+def speech_and_privacy(context: AssetExecutionContext, store: Store, models: ModelRegistry, manifest: Manifest,
+                       edl: list[dict], clips: list[RenderClip], sizes: list[tuple[int, int]], narration: dict,
+                       moderation: dict) -> tuple[list[RenderClip], list[tuple], list[dict]]:
+    """The clips with their narration kept (``voice``), faces blurred where moderation saw any, and per
+    clip the spans of narration naming the agent or brokerage, which the unbranded renders drop."""
+    transcripts = {v["video"]: Transcript.from_dict(v) for v in narration["videos"] if v["segments"]}
+    names = agent_names(manifest.brand.agent_name, manifest.brand.brokerage)
+    clips = [replace(c, voice=keeps_voice(transcripts.get(e["video"]), c.in_s, c.in_s + c.duration_s))
+             for c, e in zip(clips, edl, strict=True)]
+    mutes = [tuple(mute_spans(transcripts[e["video"]], names, c.in_s, c.in_s + c.duration_s))
+             if e["video"] in transcripts else () for c, e in zip(clips, edl, strict=True)]
+    settings = moderation["settings"]
+    protected, blurred = protect_clips(clips, edl, sizes, moderation["findings"], settings["blur_classes"],
+                                       settings["blur_score"], models.moderation_model().detect,
+                                       store.work_dir(context.partition_key, "privacy"))
+    if blurred:
+        context.log.info(f"blurred {', '.join(settings['blur_classes'])} in {len(blurred)} clip(s)")
+    return protected, mutes, blurred
 
 
 def merge_checks(first: list[AssetCheckResult], second: list[AssetCheckResult]) -> list[AssetCheckResult]:
