@@ -25,7 +25,8 @@ def test_asset_graph_partitions_pools_and_code_versions() -> None:
     graph = defs.resolve_asset_graph()
     nodes = {node.key.path[-1]: node for node in graph.asset_nodes}
     assert set(nodes) == {"property_manifest", "video_frames", "shot_boundaries", "room_labels",
-                          "quality_scores", "music_beats", "selected_clips", "showcase_video"}
+                          "quality_scores", "music_beats", "narration", "moderation", "agent_intro",
+                          "selected_clips", "showcase_video"}
     assert all(node.partitions_def.name == "property" for node in nodes.values())
     shots_version = nodes["shot_boundaries"].code_version
     assert "+transnetv2" in shots_version and shots_version.endswith(f"@{digest_of(transnet_weights())[:12]}")

@@ -145,8 +145,9 @@ def _render(context: AssetExecutionContext, store: Store, models: ModelRegistry,
                            selected_clips.get("closing_s", 0.0), params["crossfade_s"],
                            {f: store.local_path(e["key"]) for f, e in property_manifest.get("brand_files", {}).items()},
                            intro, mutes)
-        plan.edl = [{**c, "showcase_in_s": c["showcase_in_s"] + plan.intro_s,
-                     "showcase_out_s": c["showcase_out_s"] + plan.intro_s} for c in clips_in]
+        if plan.intro_s:
+            plan.edl = [{**c, "showcase_in_s": c["showcase_in_s"] + plan.intro_s,
+                         "showcase_out_s": c["showcase_out_s"] + plan.intro_s} for c in clips_in]
         showcase_s = round(selected_clips["showcase_s"] + plan.intro_s, 3)
         renders: list[Render] = []
         try:
@@ -264,7 +265,7 @@ def speech_and_privacy(context: AssetExecutionContext, store: Store, models: Mod
              if e["video"] in transcripts else () for c, e in zip(clips, edl, strict=True)]
     settings = moderation["settings"]
     protected, blurred = protect_clips(clips, edl, sizes, moderation["findings"], settings["blur_classes"],
-                                       settings["blur_score"], models.moderation_model().detect,
+                                       settings["blur_score"], lambda rgb: models.moderation_model().detect(rgb),
                                        store.work_dir(context.partition_key, "privacy"))
     if blurred:
         context.log.info(f"blurred {', '.join(settings['blur_classes'])} in {len(blurred)} clip(s)")

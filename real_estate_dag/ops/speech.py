@@ -292,7 +292,8 @@ def narration_files(folder: Path, videos: Sequence[dict[str, Any]], edl: Sequenc
     import json
 
     transcripts = {v["video"]: Transcript.from_dict(v) for v in videos}
-    layout = [Placement(c["video"], c["in_s"], c["out_s"], c["showcase_in_s"]) for c in edl]
+    layout = [Placement(c["video"], c["in_s"], c["out_s"], c["showcase_in_s"])
+              for c in edl if c["video"] in transcripts]
     cues = caption_cues(layout, transcripts)
     body = {"videos": [{k: v[k] for k in ("video", "language", "language_probability", "confidence", "speech",
                                           "keywords", "highlights", "segments")} for v in videos]}
