@@ -1,8 +1,8 @@
 """Render once, reuse: the showcase's renders timed one after another from one piece cache.
 
 On the edit the pipeline chose (its stored values), with a cold cache: the full branded 16:9 render,
-then the unbranded version, the 16:9 teaser, the 9:16 teaser (its clip bodies are new unless 9:16
-was rendered) and a price change (a new title card). Each is timed on its own; the ratios are to
+then the unbranded version, the 16:9 teaser, the 9:16 teaser (its clip bodies are new here: the
+9:16 showcase is not rendered first) and a price change (a new title card). Each is timed on its own; the ratios are to
 the full render, which is also compared with the render floor.
 """
 
@@ -46,7 +46,7 @@ def measure_reuse(values: Path, store: Path, work: Path) -> dict:
     cache_root = work / "cache"
     plan = _publication(values, store)
     plan.manifest = plan.manifest.model_copy(update={"options": plan.manifest.options.model_copy(
-        update={"aspects": ("16:9",), "unbranded": True, "teaser": True})})
+        update={"aspects": ("16:9", "9:16"), "unbranded": True, "teaser": True})})
     jobs = {job.name: job for job in plan.jobs(work / "cards")}
     rows = {}
     for name in ("showcase.mp4", "showcase_unbranded.mp4", "teaser.mp4", "teaser_9x16.mp4"):

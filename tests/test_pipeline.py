@@ -174,3 +174,26 @@ def test_a_bad_property_fails_clearly_without_touching_others(tmp_path: Path, sh
     assert "uploads/broken/walk.mp4: not a readable media file" in data.description
     assert data.metadata["file"].value == "uploads/broken/walk.mp4"
     assert not (tmp_path / "results/broken").exists()
+
+
+def test_unbranded_teaser_chapters_and_previews_are_published_from_reused_pieces(pipeline) -> None:
+    root, result, _ = pipeline
+    meta = metadata(result, "showcase_video")
+    renders = {r.data["file"]: r.data for r in meta["renders"].records}
+    assert set(renders) == {"showcase.mp4", "showcase_9x16.mp4", "showcase_unbranded.mp4",
+                            "showcase_unbranded_9x16.mp4", "teaser.mp4", "teaser_9x16.mp4"}
+    for name, row in renders.items():
+        with av.open(str(result_path(root, name))) as container:
+            assert container.duration / 1e6 == pytest.approx(row["duration_s"], abs=0.1)
+        preview = re.search(r"\(data:image/webp;base64,([A-Za-z0-9+/=]+)\)", meta[f"preview {name}"]).group(1)
+        assert len(base64.b64decode(preview)) < 150_000
+    assert renders["teaser.mp4"]["duration_s"] <= 16.5
+    # the unbranded twin encodes only its closing card and the crossfade into it
+    assert renders["showcase_unbranded.mp4"]["pieces_encoded"] == 2
+    assert renders["showcase_unbranded_9x16.mp4"]["pieces_encoded"] == 2
+    clips = pd.read_parquet(result_path(root, "clips.parquet"))
+    assert (clips.showcase_in_s.diff().dropna() > 0).all() and (clips.showcase_out_s > clips.showcase_in_s).all()
+    vtt = result_path(root, "chapters.vtt").read_text()
+    assert vtt.startswith("WEBVTT") and "00:00:00.000 -->" in vtt and vtt.rstrip().endswith("Contact")
+    assert "-->" in result_path(root, "rooms.srt").read_text()
+    assert meta["chapters"].startswith("```\n0:00 Intro")

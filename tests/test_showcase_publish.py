@@ -47,15 +47,18 @@ def upstream(root: Path, footage: dict[str, Path], music: str | None, showcase_s
         if name:
             (folder / name).write_bytes(footage[name].read_bytes())
     manifest = parse_manifest(json.dumps({"property_id": KEY, "videos": ["walk.mp4"], "music": music,
-                                          "options": {"target_duration_s": 10}}).encode())
+                                          "options": {"target_duration_s": 10, "teaser": False,
+                                                      "unbranded": False}}).encode())
     value = {"manifest": manifest.to_dict(),
              "videos": [{"name": "walk.mp4", "key": f"uploads/{KEY}/walk.mp4",
                          "facts": {"width": 160, "height": 90, "rotation": 0, "has_audio": True},
                          "fingerprint": fingerprint(folder / "walk.mp4")}],
              "music": {"name": music, "key": f"uploads/{KEY}/{music}", "duration_s": 20.0,
                        "fingerprint": fingerprint(folder / music)} if music else None}
-    clips = {"clips": [{"video": "walk.mp4", "in_s": 0.5, "duration_s": 3.0},
-                       {"video": "walk.mp4", "in_s": 4.0, "duration_s": 3.0}],
+    clips = {"clips": [{"order": 0, "video": "walk.mp4", "room": "kitchen", "score": 0.8, "in_s": 0.5,
+                        "duration_s": 3.0, "showcase_in_s": 0.5, "showcase_out_s": 3.5},
+                       {"order": 1, "video": "walk.mp4", "room": "bedroom", "score": 0.7, "in_s": 4.0,
+                        "duration_s": 3.0, "showcase_in_s": 3.0, "showcase_out_s": 6.0}],
              "params": {"title_s": 1.0, "crossfade_s": 0.5, "min_clip_s": 2.0}, "showcase_s": showcase_s,
              "pictures": {"walk.mp4": {"x": 0, "y": 0, "width": 160, "height": 90}}}
 
@@ -117,7 +120,7 @@ def test_two_runs_publish_two_sets_current_names_the_second_and_keeps_the_first(
     assert second.success
     current = read_current(store, KEY)
     assert current["run_id"] == second.run_id and current["previous_set_id"] == first.run_id
-    assert set(current["files"]) == {"showcase.mp4", *(f"{t}.parquet" for t in TABLES)}
+    assert set(current["files"]) == {"showcase.mp4", "chapters.vtt", "rooms.srt", *(f"{t}.parquet" for t in TABLES)}
     for name, entry in current["files"].items():
         path = store.path(entry["key"])
         assert path.parent.name == second.run_id and path.stat().st_size == entry["size"], name
@@ -147,7 +150,8 @@ def test_a_failing_check_publishes_nothing_and_names_the_check_and_file(
     [failure] = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
     message = failure.step_failure_data.user_failure_data.description
     assert message.startswith("nothing was published: check duration_matches_edit failed: showcase.mp4: 6.")
-    assert checks(failed) == {"format": True, "duration_matches_edit": False, "audio_present": True}
+    assert checks(failed) == {"format": True, "duration_matches_edit": False, "audio_present": True,
+                              "unbranded_has_no_agent": True}
     assert files(tmp_path) == before  # the previous set and current.json, byte for byte
     assert not failed.asset_materializations_for_node("showcase_video")
     assert not (tmp_path / f"work/{KEY}/render").exists()
@@ -181,7 +185,8 @@ def test_silent_or_truncated_music_is_checked_before_publishing_and_passes(
 ) -> None:
     result = run(tmp_path, footage, instance, music=music)
     assert result.success
-    assert checks(result) == {"format": True, "duration_matches_edit": True, "audio_present": True}
+    assert checks(result) == {"format": True, "duration_matches_edit": True, "audio_present": True,
+                              "unbranded_has_no_agent": True}
     assert read_current(LocalStore(root=str(tmp_path)), KEY)["run_id"] == result.run_id
 
 

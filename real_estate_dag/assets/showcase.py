@@ -150,26 +150,27 @@ def _render(context: AssetExecutionContext, store: Store, models: ModelRegistry,
                          "showcase_out_s": c["showcase_out_s"] + plan.intro_s} for c in clips_in]
         showcase_s = round(selected_clips["showcase_s"] + plan.intro_s, 3)
         renders: list[Render] = []
-        try:
-            for job in plan.jobs(render_dir):
-                started = time.perf_counter()
+        for job in plan.jobs(render_dir):
+            started = time.perf_counter()
+            try:
                 rendered = render_edit(job.edit, render_dir / job.name, job.size, crossfade_s=plan.crossfade_s,
                                        music=music, cache=PieceCache(cache_root / job.aspect.replace(":", "x")),
                                        source_audio=job.variant == "branded",
                                        duck_ratio=narration["settings"]["duck_ratio"],
                                        progress=Progress(context.log.info, f"rendering {job.name}", "s",
                                                          rate_unit="x real time"))
-                renders.append(Render(job, rendered, time.perf_counter() - started))
-                context.log.info(f"{job.name}: encoded {len(rendered.encoded)} pieces, reused {len(rendered.reused)} "
-                                 f"in {renders[-1].seconds:.1f} s")
-        except RenderError as exc:
-            yield AssetCheckResult(check_name=exc.check, passed=False,
-                                   metadata={"problems": MetadataValue.text(str(exc))})
-            raise Failure(f"check {exc.check} failed, nothing was published: {exc}", allow_retries=False) from exc
-        except FfmpegDiskFullError:
-            raise  # an OSError naming the file, like any other full disk
-        except FfmpegError as exc:
-            raise RuntimeError(f"rendering the showcase failed: {exc}") from exc
+            except RenderError as exc:
+                yield AssetCheckResult(check_name=exc.check, passed=False,
+                                       metadata={"problems": MetadataValue.text(str(exc))})
+                raise Failure(f"check {exc.check} failed, nothing was published: {exc}",
+                              allow_retries=False) from exc
+            except FfmpegDiskFullError:
+                raise  # an OSError naming the file, like any other full disk
+            except FfmpegError as exc:
+                raise RuntimeError(f"rendering the {job.aspect} {job.title} failed: {exc}") from exc
+            renders.append(Render(job, rendered, time.perf_counter() - started))
+            context.log.info(f"{job.name}: encoded {len(rendered.encoded)} pieces, reused {len(rendered.reused)} "
+                             f"in {renders[-1].seconds:.1f} s")
 
         # Every check runs on the verified renders before anything is published.
         audio = "music: " + manifest.music if manifest.music else "source audio"
@@ -215,7 +216,7 @@ def _render(context: AssetExecutionContext, store: Store, models: ModelRegistry,
         poster_at = plan.title_s + plan.intro_s + min(1.0, clips[0].duration_s / 2)
         poster = fit_width(poster_frame(renders[0].rendered.path, poster_at), 640)
         previews = {f"preview {r.job.name}": MetadataValue.md(preview_markdown(
-            animated_preview(r.rendered.path, r.rendered.duration_s, frames=8, width=240), f"preview of {r.job.name}"))
+            animated_preview(r.rendered.path, frames=8, width=240), f"preview of {r.job.name}"))
             for r in renders}
     chapter_list = youtube_chapters(plan.chapters(showcase_s))
     context.log.info(f"published result set {result_set['set_id']} ({len(published)} files) -> "

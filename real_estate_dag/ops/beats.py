@@ -3,10 +3,11 @@
 Beats come from librosa's dynamic-programming beat tracker on its onset envelope. The tempo is
 chosen among the autocorrelation tempogram's candidate T, T/2 and 2T under a log-normal prior
 around ``PRIOR_BPM`` (music for a walkthrough is rarely outside 70-160 BPM), which keeps a tracker
-from locking on half or double time; the confidence is how much that tempo's periodicity stands
-out of the tempogram. Downbeats are the beat phase (of ``BEATS_PER_BAR``) with the strongest
-low-frequency onsets, where kick drums and bass notes fall. Loudness is EBU R128 integrated loudness
-measured by ffmpeg's ``ebur128`` filter.
+from locking on half or double time; the confidence is how much more the onsets repeat at the
+tempo's period than one and a half periods later (0: no more, as in noise; 1: only at the period).
+Downbeats are the beat phase (of ``BEATS_PER_BAR``) with the strongest low-frequency onsets, where
+kick drums and bass notes fall. Loudness is EBU R128 integrated loudness measured by ffmpeg's
+``ebur128`` filter.
 """
 
 import re
@@ -72,9 +73,21 @@ def _choose_tempo(onset: np.ndarray) -> tuple[float, float]:
 
     candidates = [b for b in (raw / 2, raw, raw * 2) if 40 <= b <= 240]
     tempo = max(candidates, key=lambda b: support(b) * prior(b))
-    floor = float(np.median(strength[usable]))
-    confidence = (support(tempo) - floor) / (float(strength[usable].max()) - floor + 1e-9)
+    # a pulse repeats at its period and not half a period later; noise decays alike at both lags
+    off_beat = support(tempo / 1.5)
+    confidence = (support(tempo) - off_beat) / (support(tempo) + 1e-9)
     return round(tempo, 2), round(float(np.clip(confidence, 0.0, 1.0)), 3)
+
+
+def _on_onset_peaks(frames: np.ndarray, onset: np.ndarray, window_s: float = 0.07) -> np.ndarray:
+    """Each tracked beat moved to the strongest onset within ``window_s``: the tracker holds one
+    period throughout, so a tempo a little off its true value puts beats just before or after the hits."""
+    reach = max(1, round(window_s * RATE / HOP))
+    moved = []
+    for frame in frames:
+        low, high = max(0, frame - reach), min(len(onset), frame + reach + 1)
+        moved.append(low + int(np.argmax(onset[low:high])))
+    return np.unique(np.array(moved, dtype=int))
 
 
 def integrated_loudness(path: Path, duration_s: float) -> float | None:
@@ -102,11 +115,17 @@ def analyse_music(path: Path) -> MusicBeats:
     tempo, confidence = _choose_tempo(onset)
     if tempo <= 0:
         return MusicBeats(0.0, 0.0, (), (), BEATS_PER_BAR, loudness, round(duration, 3))
-    _, frames = librosa.beat.beat_track(onset_envelope=onset, sr=RATE, hop_length=HOP, bpm=tempo, tightness=400,
-                                        trim=False)
+    # twice: the tempogram's lag bins are coarse, the first pass's beats measure the period finer
+    for _ in range(2):
+        _, frames = librosa.beat.beat_track(onset_envelope=onset, sr=RATE, hop_length=HOP, bpm=tempo,
+                                            tightness=400, trim=True)
+        frames = _on_onset_peaks(frames, onset)
+        if len(frames) < 4:
+            break
+        times = frames * HOP / RATE
+        period = float(np.polyfit(np.arange(len(times)), times, 1)[0])  # least squares: finer than one frame
+        tempo = round(60.0 / period, 2)
     beats = librosa.frames_to_time(frames, sr=RATE, hop_length=HOP)
-    if len(beats) >= 4:  # the tracked beats measure the period finer than the tempogram's bins
-        tempo = round(60.0 / float(np.median(np.diff(beats))), 2)
     low = librosa.onset.onset_strength(y=samples, sr=RATE, hop_length=HOP, fmax=250.0, n_mels=32)
     downbeats: np.ndarray = beats[:0]
     if len(beats) >= BEATS_PER_BAR:

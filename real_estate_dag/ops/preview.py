@@ -1,23 +1,34 @@
 """Animated previews of rendered files for the asset page: a few frames spread over the video, as an
-animated WebP small enough to embed in metadata."""
+animated WebP small enough to embed in metadata.
+
+Only key frames are decoded (every piece of a render starts with one), so a preview costs a fraction
+of a decode of the file.
+"""
 
 import base64
 import io
 from pathlib import Path
 
+import av
 from PIL import Image
 
-from real_estate_dag.ops.visuals import MAX_IMAGE_BYTES, fit_width, poster_frame
+from real_estate_dag.ops.visuals import MAX_IMAGE_BYTES, fit_width, pick_evenly
 
 FRAME_MS = 400
 
 
-def animated_preview(video: Path, duration_s: float, frames: int = 12, width: int = 320,
-                     limit_bytes: int = MAX_IMAGE_BYTES) -> bytes:
-    """WebP bytes of ``frames`` frames evenly spread over ``video``, ``width`` pixels wide; smaller
-    (fewer frames, narrower, lower quality) until under ``limit_bytes``."""
-    times = [duration_s * (i + 0.5) / frames for i in range(frames)]
-    pictures = [poster_frame(video, t) for t in times]
+def key_frames(video: Path, width: int) -> list[Image.Image]:
+    """Every key frame of ``video``, scaled to ``width``."""
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.skip_frame = "NONKEY"
+        return [fit_width(frame.to_image(), width) for frame in container.decode(stream)]
+
+
+def animated_preview(video: Path, frames: int = 12, width: int = 320, limit_bytes: int = MAX_IMAGE_BYTES) -> bytes:
+    """WebP bytes of up to ``frames`` key frames evenly spread over ``video``, ``width`` pixels wide;
+    smaller (fewer frames, narrower, lower quality) until under ``limit_bytes``."""
+    pictures = pick_evenly(key_frames(video, width), frames)
     quality = 60
     while True:
         scaled = [fit_width(p, width) for p in pictures]

@@ -30,7 +30,7 @@ from real_estate_dag.ops.teaser import teaser_clips, teaser_length
 from real_estate_dag.ops.titlecard import draw_title_card, listing_lines
 from real_estate_dag.ops.visuals import poster_frame
 
-TEASER_ASPECTS = ("16:9", "9:16")
+TEASER_ASPECTS = ("16:9", "9:16")  # each where the showcase is rendered in it, whose clip bodies it reuses
 HERO = "hero frame"
 
 
@@ -51,6 +51,10 @@ class Job:
     @property
     def size(self) -> tuple[int, int]:
         return ASPECT_SIZES[self.aspect]
+
+    @property
+    def title(self) -> str:
+        return {"branded": "showcase", "unbranded": "unbranded showcase", "teaser": "teaser"}[self.variant]
 
 
 @dataclass
@@ -138,7 +142,7 @@ class Publication:
                 yield Job(file_name(variant, aspect), variant, aspect, edit, cards + contents)
         if options.teaser:
             chosen = {c["order"] for c in self.teaser_edl()}
-            for aspect in TEASER_ASPECTS:
+            for aspect in (a for a in TEASER_ASPECTS if a in options.aspects):
                 black = Card(draw_black(ASPECT_SIZES[aspect], folder / f"black_{aspect.replace(':', 'x')}.png"),
                              self.lead_s)
                 clips, contents = self._overlaid(folder, aspect, logo=False)

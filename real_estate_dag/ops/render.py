@@ -155,8 +155,10 @@ def _piece_command(piece: _Piece, size: tuple[int, int], out: Path) -> tuple[lis
     labels: list[str] = []
     identities: dict[str, str] = {}
     index = 0
+    # xfade stops at its first input's last timestamp: a transition's inputs run one frame longer
+    extra = 1 if len(piece.segments) == 2 else 0
     for item, first, frames in piece.segments:
-        more, lines, label = picture_chain(item, first, frames, index, size)
+        more, lines, label = picture_chain(item, first, frames + extra, index, size)
         index += sum(1 for a in more if a == "-i")
         args += more
         graph += lines

@@ -4,11 +4,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from music_synth import click_track
-from test_select import candidate, unit
+from music_synth import click_track, noise
 
 from real_estate_dag.ops.beats import analyse_music, beat_grid_picture
-from real_estate_dag.ops.select import SelectionParams, select_clips, showcase_length
+from real_estate_dag.ops.select import Candidate, SelectionParams, select_clips, showcase_length
+
+FPS = 25
+TIMES = np.arange(5000) / FPS
+
+
+def candidate(i: int, room: str, start_s: float, end_s: float, score: float) -> Candidate:
+    """A segment scored ``score`` throughout, its samples every 0.5 s."""
+    sample_times = np.arange(start_s, end_s, 0.5)
+    embedding = np.eye(16)[i]
+    return Candidate(video="v.mp4", video_index=0, shot=i, segment=i, room=room, first_frame=round(start_s * FPS),
+                     last_frame=round(end_s * FPS) - 1, start_s=start_s, end_s=end_s, sample_times=sample_times,
+                     sample_scores=np.full(len(sample_times), score),
+                     sample_stability=np.full(len(sample_times), 0.8), embedding=embedding, frame_times=TIMES)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +51,7 @@ def test_tempo_beats_and_downbeats_of_a_click_track(bpm: float, tracks: dict) ->
 def test_cuts_land_on_beats_and_clips_stay_inside_their_segments(tracks: dict) -> None:
     beats = analyse_music(tracks[100.0][0])
     rooms = ["exterior", "living_room", "kitchen", "bedroom", "bathroom"]
-    segments = [candidate(i, room, i * 20.0, i * 20.0 + 7.5, 0.6 + 0.05 * i, unit(i)) for i, room in enumerate(rooms)]
+    segments = [candidate(i, room, i * 20.0, i * 20.0 + 7.5, 0.6 + 0.05 * i) for i, room in enumerate(rooms)]
     params = SelectionParams(closing_s=3.0)
     plain = select_clips(segments, 20.0, params)
     snapped = select_clips(segments, 20.0, params, beats)
@@ -60,3 +72,11 @@ def test_cuts_land_on_beats_and_clips_stay_inside_their_segments(tracks: dict) -
     assert not plain.cut_offsets_s and plain.title_s == params.title_s
     picture = beat_grid_picture(beats, list(snapped.cuts_s), snapped.showcase_s)
     assert picture.size == (900, 120)
+
+
+def test_noise_has_no_trusted_tempo_and_moves_no_cut(tmp_path: Path) -> None:
+    beats = analyse_music(noise(tmp_path / "noise.wav", 12.0))
+    assert beats.tempo_confidence < SelectionParams().min_tempo_confidence
+    segments = [candidate(i, room, i * 20.0, i * 20.0 + 7.5, 0.7) for i, room in enumerate(["kitchen", "bedroom"])]
+    plain, with_noise = (select_clips(segments, 12.0, SelectionParams(), b) for b in (None, beats))
+    assert with_noise.clips == plain.clips and with_noise.cuts_s == plain.cuts_s

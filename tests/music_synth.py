@@ -31,3 +31,14 @@ def click_track(path: Path, bpm: float, seconds: float, first_beat_s: float = 0.
         out.setframerate(RATE)
         out.writeframes(pcm.tobytes())
     return path
+
+
+def noise(path: Path, seconds: float, seed: int = 0) -> Path:
+    """White noise: sound with no pulse."""
+    pcm = (np.random.default_rng(seed).standard_normal(int(seconds * RATE)) * 0.2 * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes(pcm.tobytes())
+    return path
