@@ -194,7 +194,8 @@ def _render(context: AssetExecutionContext, store: Store, models: ModelRegistry,
         verify_inputs(store, property_manifest)  # and the footage was not replaced while it rendered
         files = {r.job.name: r.rendered.path for r in renders}
         files |= plan.caption_files(render_dir, showcase_s)
-        files |= narration_files(render_dir, narration["videos"], plan.edl)
+        if any(v["segments"] for v in narration["videos"]):  # captions only where someone speaks
+            files |= narration_files(render_dir, narration["videos"], plan.edl)
         try:
             files |= staged_tables(store, key, TABLES)
         except ResultSetError as exc:
