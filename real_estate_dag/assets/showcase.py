@@ -42,6 +42,7 @@ from real_estate_dag.ops.render import (
     RenderClip,
     RenderedVideo,
     RenderError,
+    burn_in_captions,
     render_area,
     render_edit,
 )
@@ -149,6 +150,9 @@ def _render(context: AssetExecutionContext, store: Store, models: ModelRegistry,
             plan.edl = [{**c, "showcase_in_s": c["showcase_in_s"] + plan.intro_s,
                          "showcase_out_s": c["showcase_out_s"] + plan.intro_s} for c in clips_in]
         showcase_s = round(selected_clips["showcase_s"] + plan.intro_s, 3)
+        spoken = narration_files(render_dir, narration["videos"], plan.edl) \
+            if any(v["segments"] for v in narration["videos"]) else {}  # captions only where someone speaks
+        burn_in = bool(spoken) and narration["settings"]["burn_in_captions"]
         renders: list[Render] = []
         for job in plan.jobs(render_dir):
             started = time.perf_counter()
@@ -159,6 +163,8 @@ def _render(context: AssetExecutionContext, store: Store, models: ModelRegistry,
                                        duck_ratio=narration["settings"]["duck_ratio"],
                                        progress=Progress(context.log.info, f"rendering {job.name}", "s",
                                                          rate_unit="x real time"))
+                if burn_in and job.variant != "teaser":
+                    rendered = burn_in_captions(rendered, spoken["narration.srt"])
             except RenderError as exc:
                 yield AssetCheckResult(check_name=exc.check, passed=False,
                                        metadata={"problems": MetadataValue.text(str(exc))})
@@ -194,8 +200,7 @@ def _render(context: AssetExecutionContext, store: Store, models: ModelRegistry,
         verify_inputs(store, property_manifest)  # and the footage was not replaced while it rendered
         files = {r.job.name: r.rendered.path for r in renders}
         files |= plan.caption_files(render_dir, showcase_s)
-        if any(v["segments"] for v in narration["videos"]):  # captions only where someone speaks
-            files |= narration_files(render_dir, narration["videos"], plan.edl)
+        files |= spoken
         try:
             files |= staged_tables(store, key, TABLES)
         except ResultSetError as exc:
