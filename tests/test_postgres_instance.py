@@ -16,7 +16,8 @@ from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.store import LocalStore
 
 ASSETS = ["property_manifest", "video_frames", "shot_boundaries", "detected_objects", "room_labels",
-          "quality_scores", "selected_clips", "showcase_video"]
+          "quality_scores", "photo_analysis", "music_beats", "narration", "moderation", "agent_intro",
+          "selected_clips", "showcase_video"]
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from media_helpers import ffmpeg
 
 from real_estate_dag.assets.common import property_partitions, publish_table
 from real_estate_dag.assets.showcase import TABLES, output_checks, showcase_video
+from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.inputs import fingerprint
 from real_estate_dag.ops.manifest import Listing, parse_manifest
 from real_estate_dag.ops.render import ASPECT_SIZES, RenderClip, inspect_video, render_showcase
@@ -71,13 +72,26 @@ def upstream(root: Path, footage: dict[str, Path], music: str | None, showcase_s
     def clips_stand_in() -> dict:
         return clips
 
-    return [manifest_stand_in, clips_stand_in]
+    @asset(name="narration", partitions_def=property_partitions)
+    def narration_stand_in() -> dict:
+        return {"videos": [], "settings": {"burn_in_captions": False, "duck_ratio": 8}}
+
+    @asset(name="moderation", partitions_def=property_partitions)
+    def moderation_stand_in() -> dict:
+        return {"findings": [], "settings": {"blur_classes": ["FACE_FEMALE", "FACE_MALE"], "blur_score": 0.3}}
+
+    @asset(name="agent_intro", partitions_def=property_partitions)
+    def intro_stand_in() -> dict:
+        return {"cutout": None, "clip": None}
+
+    return [manifest_stand_in, clips_stand_in, narration_stand_in, moderation_stand_in, intro_stand_in]
 
 
 def run(root: Path, footage: dict[str, Path], instance: DagsterInstance, *, music: str | None = None,
         showcase_s: float = 6.0, edit: int = 1):
     return materialize([*upstream(root, footage, music, showcase_s, edit), showcase_video], partition_key=KEY,
-                       instance=instance, resources={"store": LocalStore(root=str(root))}, raise_on_error=False)
+                       instance=instance, raise_on_error=False,
+                       resources={"store": LocalStore(root=str(root)), "models": ModelRegistry(device="cpu")})
 
 
 @pytest.fixture

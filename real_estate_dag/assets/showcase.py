@@ -4,7 +4,7 @@ chapters and room captions, published as one result set."""
 import functools
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dagster import (
@@ -27,13 +27,16 @@ from real_estate_dag.assets.common import (
     table,
 )
 from real_estate_dag.assets.manifest import verify_inputs
+from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.audio import audio_problems
 from real_estate_dag.ops.captions import youtube_chapters
 from real_estate_dag.ops.cards import agent_leaks
 from real_estate_dag.ops.ffmpeg import FfmpegDiskFullError, FfmpegError
+from real_estate_dag.ops.intro import hex_colour, intro_items
 from real_estate_dag.ops.kenburns import photo_segment
-from real_estate_dag.ops.manifest import manifest_from_dict
+from real_estate_dag.ops.manifest import Manifest, manifest_from_dict
 from real_estate_dag.ops.preview import animated_preview, preview_markdown
+from real_estate_dag.ops.privacy import protect_clips
 from real_estate_dag.ops.progress import Progress
 from real_estate_dag.ops.publication import Job, Publication
 from real_estate_dag.ops.render import (
@@ -42,10 +45,12 @@ from real_estate_dag.ops.render import (
     RenderClip,
     RenderedVideo,
     RenderError,
+    burn_in_captions,
     render_area,
     render_edit,
 )
 from real_estate_dag.ops.render_cache import CACHE_FOLDER, PieceCache, file_digest, piece_digest
+from real_estate_dag.ops.speech import Transcript, agent_names, keeps_voice, mute_spans, narration_files
 from real_estate_dag.ops.teaser import TEASER_S
 from real_estate_dag.ops.visuals import fit_width, poster_frame
 from real_estate_dag.resources.results import ResultSetError, current_key, publish_result_set, staged_tables
@@ -53,7 +58,7 @@ from real_estate_dag.resources.store import Store
 from real_estate_dag.retries import transient_retries
 
 # The tables the analysis and selection steps stage; published with the videos as one result set.
-TABLES = ["shots", "rooms", "quality", "clips", "photos"]
+TABLES = ["shots", "rooms", "quality", "clips", "photos", "narration"]
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ class Render:
     group_name=GROUP,
     owners=OWNERS,
     kinds={"ffmpeg", "video"},
-    code_version="render-v4",
+    code_version="render-v5",
     check_specs=[
         AssetCheckSpec("format", asset="showcase_video",
                        description="H.264 video at the requested frame size with an AAC audio track."),
@@ -94,34 +99,61 @@ class Render:
 def showcase_video(
     context: AssetExecutionContext,
     store: Store,
+    models: ModelRegistry,
     property_manifest: dict,
     selected_clips: dict,
+    narration: dict,
+    moderation: dict,
+    agent_intro: dict,
 ) -> Iterator[AssetCheckResult | MaterializeResult]:
     with transient_retries(context):
         verify_inputs(store, property_manifest)
-        yield from _render(context, store, property_manifest, selected_clips)
+        yield from _render(context, store, models, property_manifest, selected_clips, narration, moderation,
+                           agent_intro)
 
 
-def _render(context: AssetExecutionContext, store: Store, property_manifest: dict,
-            selected_clips: dict) -> Iterator[AssetCheckResult | MaterializeResult]:
+def _render(context: AssetExecutionContext, store: Store, models: ModelRegistry, property_manifest: dict,
+            selected_clips: dict, narration: dict, moderation: dict,
+            agent_intro: dict) -> Iterator[AssetCheckResult | MaterializeResult]:
     key = context.partition_key
     manifest = manifest_from_dict(property_manifest["manifest"])
     clips_in = selected_clips["clips"]
     if not clips_in:
         raise bad_input("no usable clip was found in the footage (every shot is shorter than "
                         f"{selected_clips['params']['min_clip_s']} s or unreadable)")
+    videos = {v["name"]: v for v in property_manifest["videos"]}
+    footage = [i for i, c in enumerate(clips_in) if c["source"] == "video"]
+    edl = [clips_in[i] for i in footage]
+    clips = [footage_clip(store, c, videos[c["video"]], selected_clips["pictures"][c["video"]]) for c in edl]
+    sizes = [full_size(videos[c["video"]]["facts"]) for c in edl]
     music = store.local_path(property_manifest["music"]["key"]) if property_manifest["music"] else None
     params = selected_clips["params"]
+    clips, mutes, blurred = speech_and_privacy(context, store, models, manifest, edl, clips, sizes, narration,
+                                               moderation)
     hero = selected_clips.get("hero")
     cache_root = store.work_dir(key, CACHE_FOLDER)
     with render_area(store.work_dir(key, "render")) as render_dir:
-        plan = Publication(manifest, clips_in,
-                           clip_source(store, clips_in, property_manifest["videos"], selected_clips["pictures"],
-                                       render_dir),
+        brand = manifest.brand
+        intro = intro_items(store.local_path(agent_intro["cutout"]) if agent_intro.get("cutout") else None,
+                            store.local_path(agent_intro["clip"]) if agent_intro.get("clip") else None,
+                            agent_intro.get("intro_s", 0), [t for t in (brand.agent_name, brand.agent_phone,
+                                                                        brand.agent_email, brand.brokerage) if t],
+                            hex_colour(brand.colors.primary), manifest.options.aspects, render_dir)
+        muted = dict(zip(footage, mutes, strict=True))
+        plan = Publication(manifest, clips_in, clip_source(store, clips_in, dict(zip(footage, clips, strict=True)),
+                                                           render_dir),
                            selected_clips.get("title_s", params["title_s"]), selected_clips.get("closing_s", 0.0),
                            params["crossfade_s"],
                            {f: store.local_path(e["key"]) for f, e in property_manifest.get("brand_files", {}).items()},
+                           intro, [muted.get(i, ()) for i in range(len(clips_in))] if any(mutes) else [],
                            store.local_path(hero["key"]) if hero else None)
+        if plan.intro_s:
+            plan.edl = [{**c, "showcase_in_s": c["showcase_in_s"] + plan.intro_s,
+                         "showcase_out_s": c["showcase_out_s"] + plan.intro_s} for c in clips_in]
+        showcase_s = round(selected_clips["showcase_s"] + plan.intro_s, 3)
+        spoken = narration_files(render_dir, narration["videos"], plan.edl) \
+            if any(v["segments"] for v in narration["videos"]) else {}  # captions only where someone speaks
+        burn_in = bool(spoken) and narration["settings"]["burn_in_captions"]
         renders: list[Render] = []
         for job in plan.jobs(render_dir):
             started = time.perf_counter()
@@ -129,8 +161,11 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
                 rendered = render_edit(job.edit, render_dir / job.name, job.size, crossfade_s=plan.crossfade_s,
                                        music=music, cache=PieceCache(cache_root / job.aspect.replace(":", "x")),
                                        source_audio=job.variant == "branded",
+                                       duck_ratio=narration["settings"]["duck_ratio"],
                                        progress=Progress(context.log.info, f"rendering {job.name}", "s",
                                                          rate_unit="x real time"))
+                if burn_in and job.variant != "teaser":
+                    rendered = burn_in_captions(rendered, spoken["narration.srt"])
             except RenderError as exc:
                 yield AssetCheckResult(check_name=exc.check, passed=False,
                                        metadata={"problems": MetadataValue.text(str(exc))})
@@ -148,7 +183,7 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
         audio = "music: " + manifest.music if manifest.music else "source audio"
         showcases = [(r.job.aspect, r.rendered, r.seconds) for r in renders if r.job.variant != "teaser"]
         teasers = [(r.job.aspect, r.rendered, r.seconds) for r in renders if r.job.variant == "teaser"]
-        checks = output_checks(showcases, selected_clips["showcase_s"], manifest.options.target_duration_s, music,
+        checks = output_checks(showcases, showcase_s, manifest.options.target_duration_s + plan.intro_s, music,
                                audio)
         if teasers:
             checks = merge_checks(checks, output_checks(teasers, plan.teaser_s, TEASER_S, music, audio))
@@ -165,7 +200,8 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
                 f"check {c.check_name} failed: {c.metadata['problems'].value}" for c in failed), allow_retries=False)
         verify_inputs(store, property_manifest)  # and the footage was not replaced while it rendered
         files = {r.job.name: r.rendered.path for r in renders}
-        files |= plan.caption_files(render_dir, selected_clips["showcase_s"])
+        files |= plan.caption_files(render_dir, showcase_s)
+        files |= spoken
         try:
             files |= staged_tables(store, key, TABLES)
         except ResultSetError as exc:
@@ -184,12 +220,12 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
                             "render_s": round(r.seconds, 2), "pieces_encoded": len(r.rendered.encoded),
                             "pieces_reused": len(r.rendered.reused)})
         main = outputs[0]
-        poster_at = plan.title_s + min(1.0, clips_in[0]["duration_s"] / 2)
+        poster_at = plan.title_s + plan.intro_s + min(1.0, clips_in[0]["duration_s"] / 2)
         poster = fit_width(poster_frame(renders[0].rendered.path, poster_at), 640)
         previews = {f"preview {r.job.name}": MetadataValue.md(preview_markdown(
             animated_preview(r.rendered.path, frames=8, width=240), f"preview of {r.job.name}"))
             for r in renders}
-    chapter_list = youtube_chapters(plan.chapters(selected_clips["showcase_s"]))
+    chapter_list = youtube_chapters(plan.chapters(showcase_s))
     context.log.info(f"published result set {result_set['set_id']} ({len(published)} files) -> "
                      f"{store.url(current_key(key))}")
     yield MaterializeResult(
@@ -206,6 +242,10 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
             "audio": audio,
             "clip_count": len(clips_in),
             "renders": table(outputs),
+            "blurred_clips": table(blurred, columns=("clip", "video", "in_s", "sampled_faces", "frames",
+                                                    "blurred_frames", "boxes")),
+            "voiced_clips": sum(c.voice for c in clips),
+            "intro": "talking head (D-ID)" if agent_intro.get("clip") else "card" if plan.intro else "none",
             "pieces": table([{"file": r.job.name, "piece": name, "how": how}
                              for r in renders for how, names in (("encoded", r.rendered.encoded),
                                                                  ("reused", r.rendered.reused)) for name in names],
@@ -218,6 +258,26 @@ def _render(context: AssetExecutionContext, store: Store, property_manifest: dic
         data_version=DataVersion(piece_digest([k for r in renders for k in r.rendered.keys])),
         check_results=checks,
     )
+
+
+def speech_and_privacy(context: AssetExecutionContext, store: Store, models: ModelRegistry, manifest: Manifest,
+                       edl: list[dict], clips: list[RenderClip], sizes: list[tuple[int, int]], narration: dict,
+                       moderation: dict) -> tuple[list[RenderClip], list[tuple], list[dict]]:
+    """The clips with their narration kept (``voice``), faces blurred where moderation saw any, and per
+    clip the spans of narration naming the agent or brokerage, which the unbranded renders drop."""
+    transcripts = {v["video"]: Transcript.from_dict(v) for v in narration["videos"] if v["segments"]}
+    names = agent_names(manifest.brand.agent_name, manifest.brand.brokerage)
+    clips = [replace(c, voice=keeps_voice(transcripts.get(e["video"]), c.in_s, c.in_s + c.duration_s))
+             for c, e in zip(clips, edl, strict=True)]
+    mutes = [tuple(mute_spans(transcripts[e["video"]], names, c.in_s, c.in_s + c.duration_s))
+             if e["video"] in transcripts else () for c, e in zip(clips, edl, strict=True)]
+    settings = moderation["settings"]
+    protected, blurred = protect_clips(clips, edl, sizes, moderation["findings"], settings["blur_classes"],
+                                       settings["blur_score"], lambda rgb: models.moderation_model().detect(rgb),
+                                       store.work_dir(context.partition_key, "privacy"))
+    if blurred:
+        context.log.info(f"blurred {', '.join(settings['blur_classes'])} in {len(blurred)} clip(s)")
+    return protected, mutes, blurred
 
 
 def merge_checks(first: list[AssetCheckResult], second: list[AssetCheckResult]) -> list[AssetCheckResult]:
@@ -233,26 +293,30 @@ def merge_checks(first: list[AssetCheckResult], second: list[AssetCheckResult]) 
     return merged
 
 
-def clip_source(store: Store, clips_in: list[dict], videos: list[dict], pictures: dict[str, dict],
+def clip_source(store: Store, clips_in: list[dict], footage: dict[int, RenderClip],
                 folder: Path) -> Callable[[str], list[RenderClip]]:
-    """The edit's clips ready to render at an aspect: footage as it is (framed inside any black bars),
-    each photo as its Ken Burns segment at that aspect's size, made once per aspect."""
-    by_name = {v["name"]: v for v in videos}
+    """The edit's clips ready to render at an aspect: the ``footage`` clips (by place in the edit) as
+    they are, each photo as its Ken Burns segment at that aspect's size, made once per aspect."""
 
     @functools.cache
     def at(aspect: str) -> list[RenderClip]:
-        return [photo_render_clip(store, c, ASPECT_SIZES[aspect], folder / aspect.replace(":", "x"))
-                if c["source"] == "photo" else footage_clip(store, c, by_name[c["video"]], pictures[c["video"]])
-                for c in clips_in]
+        return [footage[i] if i in footage else
+                photo_render_clip(store, c, ASPECT_SIZES[aspect], folder / aspect.replace(":", "x"))
+                for i, c in enumerate(clips_in)]
 
     return at
 
 
+def full_size(facts: dict) -> tuple[int, int]:
+    """A video's picture size as displayed (after its rotation)."""
+    return (facts["height"], facts["width"]) if facts["rotation"] % 180 else (facts["width"], facts["height"])
+
+
 def footage_clip(store: Store, clip: dict, video: dict, picture: dict) -> RenderClip:
+    """A footage clip of the edit, framed inside any black bars of its video."""
     facts = video["facts"]
     width, height = picture["width"], picture["height"]
-    full = (facts["height"], facts["width"]) if facts["rotation"] % 180 else (facts["width"], facts["height"])
-    crop = None if (width, height) == full else (picture["x"], picture["y"], width, height)
+    crop = None if (width, height) == full_size(facts) else (picture["x"], picture["y"], width, height)
     return RenderClip(store.local_path(video["key"]), clip["in_s"], clip["duration_s"], facts["has_audio"],
                       width / height, crop, source_id=video["fingerprint"]["sha256"])
 

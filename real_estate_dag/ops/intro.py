@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from real_estate_dag.ops.moderation import FACES, Detection
+from real_estate_dag.ops.render import ASPECT_SIZES, Card, RenderClip, inspect_video
 from real_estate_dag.ops.visuals import fit_text
 from real_estate_dag.ops.visuals import font as load_font
 
@@ -99,3 +100,21 @@ def draw_intro_card(cutout: Cutout, lines: Sequence[str], size: tuple[int, int],
     out.parent.mkdir(parents=True, exist_ok=True)
     image.save(out)
     return out
+
+
+def intro_items(cutout: Path | None, talk: Path | None, duration_s: float, lines: Sequence[str],
+                colour: tuple[int, int, int], aspects: Sequence[str], folder: Path) -> dict[str, Card | RenderClip]:
+    """Per aspect, what opens the branded showcase: the D-ID clip when there is one, else the intro card."""
+    if talk is not None:
+        video = inspect_video(talk)
+        clip = RenderClip(talk, 0.0, video.duration_s, bool(video.audio_codec), video.width / video.height,
+                          voice=True)
+        return dict.fromkeys(aspects, clip)
+    if cutout is None:
+        return {}
+    with Image.open(cutout) as opened:
+        image = opened.convert("RGBA")
+    person = Cutout(image, (0, 0, image.width, image.height), None, "")
+    return {aspect: Card(draw_intro_card(person, lines, ASPECT_SIZES[aspect],
+                                         folder / f"intro_{aspect.replace(':', 'x')}.png", colour), duration_s)
+            for aspect in aspects}

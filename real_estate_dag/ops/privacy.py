@@ -3,7 +3,7 @@
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -11,6 +11,7 @@ import numpy as np
 
 from real_estate_dag.ops.ffmpeg import FfmpegError, ffmpeg_exe
 from real_estate_dag.ops.moderation import Detection
+from real_estate_dag.ops.render import RenderClip
 
 DetectFn = Callable[[np.ndarray], list[Detection]]
 PAD = 0.3  # each box grows by this share of its size on every side (faces move between detections)
@@ -116,3 +117,23 @@ def blur_image(rgb: np.ndarray, detect: DetectFn, classes: Sequence[str], min_sc
     """A photo with the boxes of ``classes`` blurred, and how many there were."""
     found = boxes_to_blur(detect(rgb), classes, min_score)
     return (blur_boxes(rgb, found) if found else rgb), len(found)
+
+
+def protect_clips(clips: Sequence[RenderClip], edl: Sequence[dict], sizes: Sequence[tuple[int, int]],
+                  findings: Sequence[dict], classes: Sequence[str], min_score: float, detect: DetectFn,
+                  folder: Path) -> tuple[list[RenderClip], list[dict]]:
+    """``clips`` with every one that moderation saw a face in (``faces_between``) replaced by a blurred
+    copy of its span (``blur_clip``), and a row per blurred clip."""
+    protected, rows = [], []
+    for i, (clip, entry, size) in enumerate(zip(clips, edl, sizes, strict=True)):
+        seen = faces_between(findings, entry["video"], clip.in_s, clip.in_s + clip.duration_s, classes, min_score)
+        if not classes or not seen:
+            protected.append(clip)
+            continue
+        out = folder / f"blurred_{i}.mp4"
+        report = blur_clip(clip.path, clip.in_s, clip.duration_s, size, out, detect, classes, min_score)
+        protected.append(replace(clip, path=out, in_s=0.0, source_id=f"{clip.source_id or clip.path}"
+                                 f"+blur:{','.join(classes)}@{min_score}:{clip.in_s}:{clip.duration_s}"))
+        rows.append({"clip": entry["order"], "video": entry["video"], "in_s": clip.in_s, "sampled_faces": seen,
+                     "frames": report.frames, "blurred_frames": report.blurred_frames, "boxes": report.boxes})
+    return protected, rows

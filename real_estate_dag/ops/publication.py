@@ -66,7 +66,17 @@ class Publication:
     closing_s: float
     crossfade_s: float
     brand_files: dict[str, Path]  # agent_portrait and logo, where the brand gives them
+    # the agent intro (card or talking-head clip) first in the branded renders; the others hold their
+    # title card as much longer, so every showcase keeps one time line
+    intro: dict[str, Card | RenderClip] = field(default_factory=dict)  # per aspect, all as long
+    unbranded_mute: list[tuple[tuple[float, float], ...]] = field(default_factory=list)  # per clip: narration
+    # that names the agent or brokerage, dropped from the unbranded renders
     hero_photo: Path | None = None  # photo_analysis' hero, the title card's backdrop when there is one
+
+    @property
+    def intro_s(self) -> float:
+        """How much later the title card ends than it would without the intro (its length less a fade)."""
+        return next(iter(self.intro.values())).duration_s - self.crossfade_s if self.intro else 0.0
 
     @property
     def lead_s(self) -> float:
@@ -119,7 +129,13 @@ class Publication:
                 branded = variant == "branded"
                 clips, contents = self._overlaid(folder, aspect, branded and options.corner_logo and
                                                  LOGO in self.brand_files)
-                edit: list[Card | RenderClip] = [title, *clips]
+                if not branded and self.unbranded_mute:
+                    clips = [replace(c, mute=m) for c, m in zip(clips, self.unbranded_mute, strict=True)]
+                lead: list[Card | RenderClip] = [title]
+                if aspect in self.intro:
+                    lead = [self.intro[aspect], title] if branded else [replace(title, duration_s=title.duration_s +
+                                                                                 self.intro_s)]
+                edit: list[Card | RenderClip] = [*lead, *clips]
                 cards = [title_content]
                 if self.closing_s > 0:
                     content = closing_content(listing, brand, manifest.property_id, branded)

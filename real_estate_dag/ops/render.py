@@ -346,6 +346,23 @@ def render_showcase(
                        progress=progress)
 
 
+def burn_in_captions(video: RenderedVideo, captions: Path, timeout_s: float | None = None) -> RenderedVideo:
+    """``video`` with ``captions`` (SRT) drawn into its picture by libass, re-encoded in place with the same
+    settings (the sound is copied); checked like any render."""
+    tmp = video.path.parent / f".tmp-{os.getpid()}-captions-{video.path.name}"
+    escaped = str(captions).replace("\\", "\\\\").replace(":", "\\:").replace("'", "\\'")
+    try:
+        run_ffmpeg(["-i", str(video.path), "-vf", f"subtitles=filename='{escaped}':force_style='FontSize=16'",
+                    *ENCODER, "-c:a", "copy", "-movflags", "+faststart", str(tmp)],
+                   timeout_s=timeout_s or max(300.0, 20.0 * video.duration_s), output=tmp)
+        burned = inspect_video(tmp)
+        _verify(burned, video.path.name, (video.width, video.height), video.duration_s)
+        os.replace(tmp, video.path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return replace(video, size_bytes=video.path.stat().st_size)
+
+
 @contextmanager
 def render_area(folder: Path) -> Iterator[Path]:
     """``folder``, emptied on entry and removed on exit, whatever happened: renders and temporaries

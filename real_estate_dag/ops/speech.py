@@ -279,3 +279,27 @@ def _vtt_time(seconds: float) -> str:
 def to_vtt(cues: Sequence[Cue]) -> str:
     body = "".join(f"{_vtt_time(c.start)} --> {_vtt_time(c.end)}\n{c.text}\n\n" for c in cues)
     return "WEBVTT\n\n" + body
+
+
+def keeps_voice(transcript: Transcript | None, in_s: float, out_s: float) -> bool:
+    """Whether a clip of ``[in_s, out_s]`` holds any narrated word (its sound is then kept)."""
+    return transcript is not None and any(in_s <= (w.start + w.end) / 2 <= out_s for w in transcript.words)
+
+
+def narration_files(folder: Path, videos: Sequence[dict[str, Any]], edl: Sequence[dict[str, Any]]) -> dict[str, Path]:
+    """transcript.json (per video: language, confidence, keywords, segments and words with times) and
+    narration.srt / narration.vtt on the showcase time line of ``edl`` (clips with showcase_in_s)."""
+    import json
+
+    transcripts = {v["video"]: Transcript.from_dict(v) for v in videos}
+    layout = [Placement(c["video"], c["in_s"], c["out_s"], c["showcase_in_s"])
+              for c in edl if c["video"] in transcripts]
+    cues = caption_cues(layout, transcripts)
+    body = {"videos": [{k: v[k] for k in ("video", "language", "language_probability", "confidence", "speech",
+                                          "keywords", "highlights", "segments")} for v in videos]}
+    files = {"transcript.json": folder / "transcript.json", "narration.srt": folder / "narration.srt",
+             "narration.vtt": folder / "narration.vtt"}
+    files["transcript.json"].write_text(json.dumps(body, indent=1), encoding="utf-8")
+    files["narration.srt"].write_text(to_srt(cues), encoding="utf-8")
+    files["narration.vtt"].write_text(to_vtt(cues), encoding="utf-8")
+    return files

@@ -1,5 +1,5 @@
 """The narrated clip's voice is kept over the music, the music ducks under it (sidechain compression),
-and a muted sentence (the unbranded version's) is silent and does not duck the music."""
+a muted sentence (the unbranded version's) is silent and does not duck the music; captions burn in."""
 
 from pathlib import Path
 
@@ -8,8 +8,9 @@ from PIL import Image
 
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.audio import decode_mono
-from real_estate_dag.ops.render import Card, RenderClip, render_edit
-from real_estate_dag.ops.speech import load_audio
+from real_estate_dag.ops.render import Card, RenderClip, burn_in_captions, render_edit
+from real_estate_dag.ops.speech import Cue, load_audio, to_srt
+from real_estate_dag.ops.visuals import poster_frame
 
 RATE = 16000
 TITLE_S, FADE_S = 3.0, 0.5
@@ -52,3 +53,18 @@ def test_the_music_ducks_under_the_kept_voice_and_a_muted_sentence_is_dropped(
     assert abs(tone_db(music_alone) - tone_db(muted)) <= 3.0  # a muted sentence does not duck
     assert voice_db(speech) - voice_db(muted) >= 20.0  # the voice is heard, the muted sentence is not
     assert voice_db(speech) - voice_db(music_alone) >= 20.0
+
+
+def test_captions_burn_into_the_picture_where_their_cue_is(tmp_path: Path) -> None:
+    card = tmp_path / "card.png"
+    Image.new("RGB", (320, 180), (20, 30, 50)).save(card)
+    plain = render_edit([Card(card, 2.0), Card(card, 2.0)], tmp_path / "plain.mp4", (320, 180), crossfade_s=FADE_S)
+    before = {t: np.asarray(poster_frame(plain.path, t)).astype(int) for t in (0.6, 3.0)}
+    captions = tmp_path / "narration.srt"
+    captions.write_text(to_srt([Cue(0.5, 1.5, "The kitchen has granite countertops.")]))
+    burned = burn_in_captions(plain, captions)
+    assert burned.path == plain.path and burned.audio_codec == "aac"
+    changed = {t: np.abs(np.asarray(poster_frame(burned.path, t)).astype(int) - before[t]).max(axis=2) > 60
+               for t in before}
+    assert changed[0.6][120:].sum() > 200 and changed[0.6][:90].sum() == 0  # text in the lower part only
+    assert changed[3.0].sum() == 0  # after the cue the picture is as rendered
