@@ -40,7 +40,7 @@ def all_models() -> Models:
         device="cpu", batch_size=8, shots=ShotModel(resolve_shots(), "cpu"),
         load_rooms=lambda: MobileNetRoomModel(resolve_rooms()[-1], "cpu"),
         load_quality=lambda: IqaModel(resolve_quality()[-1], "cpu"),
-        load_detector=lambda: Yolov4TinyModel(resolve_detector()[-1], 320),
+        load_detector=lambda: Yolov4TinyModel(resolve_detector()[-1], 320, 1),
         detect=DetectSettings(stride=3, confidence=0.02),
     )
 
