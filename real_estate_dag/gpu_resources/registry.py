@@ -35,7 +35,7 @@ from real_estate_dag.gpu_resources.detector import (
     Yolov4TinyModel,
     resolve_detector,
 )
-from real_estate_dag.gpu_resources.device import bf16_native, choose_device
+from real_estate_dag.gpu_resources.device import bf16_native, choose_device, thread_plan
 from real_estate_dag.gpu_resources.moderation import MODERATION, ModerationModel, resolve_moderation
 from real_estate_dag.gpu_resources.segmentation import (
     SEGMENTATION,
@@ -169,7 +169,7 @@ class ModelRegistry(ConfigurableResource):
         def build(backend: Backend) -> DetectorModel:
             if backend.name == "ultralytics":
                 return UltralyticsModel(backend, device, self.detector_size)
-            return Yolov4TinyModel(backend, self.detector_size)
+            return Yolov4TinyModel(backend, self.detector_size, thread_plan("cpu").sample_threads)
 
         return _load_first(self.detector_backends(), (device, self.detector_size), build)
 

@@ -40,7 +40,7 @@ class DecodeSettings:
 @dataclass(frozen=True)
 class DetectSettings:
     stride: int = 2  # the detector sees every stride-th sampled frame
-    confidence: float = 0.3  # detections below this confidence are dropped
+    confidence: float = 0.2  # detections below this confidence are dropped
 
     def __post_init__(self) -> None:
         if self.stride < 1 or not 0 < self.confidence < 1:

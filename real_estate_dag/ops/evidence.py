@@ -19,7 +19,7 @@ EXEMPLAR_TEMPERATURE = 0.03  # softmax temperature over each room's best photo s
 
 @dataclass(frozen=True)
 class EvidenceSettings:
-    object_weight: float = 2.0  # log-odds a fully confident object rule adds to its room
+    object_weight: float = 3.0  # log-odds a fully confident object rule adds to its room
     exemplar_weight: float = 0.5  # share of the exemplar vote in a frame that clearly matches a photo
 
     def __post_init__(self) -> None:

@@ -40,7 +40,7 @@ def all_models() -> Models:
         device="cpu", batch_size=8, shots=ShotModel(resolve_shots(), "cpu"),
         load_rooms=lambda: MobileNetRoomModel(resolve_rooms()[-1], "cpu"),
         load_quality=lambda: IqaModel(resolve_quality()[-1], "cpu"),
-        load_detector=lambda: Yolov4TinyModel(resolve_detector()[-1], 320),
+        load_detector=lambda: Yolov4TinyModel(resolve_detector()[-1], 320, 1),
         detect=DetectSettings(stride=3, confidence=0.02),
     )
 
@@ -139,7 +139,7 @@ def test_the_reports_hold_values_tables_and_pictures(decoded_pass: tuple[VideoPa
     assert np.load(tmp_path / "00-embeddings.npy").shape == result.samples["embeddings"].shape
     assert all(isinstance(row["frames"], Image.Image) for row in rooms.metadata["segments"])
     assert len(rooms.table) == rooms.metadata["segment_count"] == len(segments)
-    assert rooms.value["evidence"] == {"object_weight": 2.0, "exemplar_weight": 0.5}
+    assert rooms.value["evidence"] == {"object_weight": 3.0, "exemplar_weight": 0.5}
 
     objects = objects_report(passes, [video["shots"]], "yolov4-tiny", "cpu", DetectSettings(stride=3), 2.0)
     [entry] = objects.value["videos"]
