@@ -25,7 +25,7 @@ def test_asset_graph_partitions_pools_and_code_versions() -> None:
     graph = defs.resolve_asset_graph()
     nodes = {node.key.path[-1]: node for node in graph.asset_nodes}
     assert set(nodes) == {"property_manifest", "video_frames", "shot_boundaries", "room_labels",
-                          "quality_scores", "selected_clips", "showcase_video"}
+                          "quality_scores", "photo_analysis", "selected_clips", "showcase_video"}
     assert all(node.partitions_def.name == "property" for node in nodes.values())
     shots_version = nodes["shot_boundaries"].code_version
     assert "+transnetv2" in shots_version and shots_version.endswith(f"@{digest_of(transnet_weights())[:12]}")
@@ -33,7 +33,7 @@ def test_asset_graph_partitions_pools_and_code_versions() -> None:
     assert "piqe" in nodes["quality_scores"].code_version
     analysis = {"video_frames", "shot_boundaries", "room_labels", "quality_scores"}
     # one step decodes and runs the models at once, so it holds the GPU slot throughout
-    assert {k for k, n in nodes.items() if "gpu" in n.pools} == analysis
+    assert {k for k, n in nodes.items() if "gpu" in n.pools} == analysis | {"photo_analysis"}
     [analysis_def] = {graph.assets_def_for_key(nodes[k].key) for k in analysis}
     assert analysis_def.node_def.name == "video_analysis" and analysis_def.can_subset
     assert defs.get_job_def("showcase_job").partitions_def.name == "property"

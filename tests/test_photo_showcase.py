@@ -129,8 +129,9 @@ def test_a_bad_photo_fails_the_manifest_naming_it(tmp_path: Path, photo_frames: 
     (folder / "manifest.json").write_text("{}")
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("property", ["elm-st"])
-    result = materialize(list(defs.assets), selection=AssetSelection.assets("property_manifest"), partition_key="elm-st",
-                         instance=instance, resources=_resources(tmp_path), raise_on_error=False)
+    result = materialize(list(defs.assets), selection=AssetSelection.assets("property_manifest"),
+                         partition_key="elm-st", instance=instance, resources=_resources(tmp_path),
+                         raise_on_error=False)
     [failure] = [e for e in result.all_events if e.is_step_failure]
     assert failure.step_failure_data.user_failure_data.description.startswith(
         "uploads/elm-st/photos/b.jpg: is truncated or corrupt")
