@@ -78,6 +78,10 @@ def test_photo_only_property_is_analysed(photo_only) -> None:
         assert [t["p"] for t in r["top3"]] == sorted((t["p"] for t in r["top3"]), reverse=True)
         assert r["top3"][0]["room"] == r["room"]
         assert 0 <= r["focus"][0] <= 1 and 0 <= r["focus"][1] <= 1
+        assert r["focus_from"] == ("objects" if r["objects"] else "saliency")
+        if r["objects"]:  # the focus is the centre of the largest detected object
+            x0, y0, x1, y1 = max((o["box"] for o in r["objects"]), key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+            assert r["focus"] == pytest.approx([(x0 + x1) / 2, (y0 + y1) / 2], abs=1e-3)
         enhanced = Image.open(root / r["enhanced_key"])
         assert (enhanced.width > enhanced.height) == (r["width"] > r["height"])
         assert r["upscaled"] == "lanczos"  # small photos, no super-resolution weights set
@@ -86,6 +90,7 @@ def test_photo_only_property_is_analysed(photo_only) -> None:
     embeddings = np.load(root / value["embeddings"])
     assert embeddings.shape[0] == 8 and np.allclose(np.linalg.norm(embeddings, axis=1), 1, atol=1e-4)
     metadata = _materialization(result, "photo_analysis").metadata
+    assert any(r["objects"] for r in rows.values())  # the footage's people are found
     for picture in ("contact_sheet", "before_after", "hero"):
         assert metadata[picture].value.startswith("![")
     assert {p: p.read_bytes() for p in before} == before  # the upload is only read
