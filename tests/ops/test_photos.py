@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from media_helpers import ffmpeg
 from photo_helpers import PHOTO_SIZE, footage_frames, write_photo_set
 from PIL import Image
@@ -165,3 +166,27 @@ def test_saliency_finds_the_bright_object() -> None:
     canvas.paste((250, 240, 40), (300, 40, 360, 100))
     x, y = saliency_focus(canvas)
     assert x > 0.6 and y < 0.45
+
+
+def test_small_photos_use_a_local_super_resolution_checkpoint(tmp_path: Path,
+                                                              frames_of_footage: list[Image.Image]) -> None:
+    from spandrel.architectures.Compact import Compact
+
+    from real_estate_dag.gpu_resources.backends import LanczosUpscaler, SuperResModel
+    from real_estate_dag.gpu_resources.provenance import provenance
+    from real_estate_dag.gpu_resources.registry import ModelRegistry
+    from real_estate_dag.ops.enhance import resize_for_render
+
+    checkpoint = tmp_path / "compact_x2.pth"  # a Real-ESRGAN compact network, untrained: only its loading is tested
+    torch.manual_seed(0)
+    torch.save(Compact(num_feat=8, num_conv=2, upscale=2).state_dict(), checkpoint)
+    registry = ModelRegistry(device="cpu", superres_weights=str(checkpoint))
+    model = registry.superres_model()
+    assert isinstance(model, SuperResModel) and model.scale == 2
+    assert registry.code_versions()["superres"] == provenance(model)["backend"]
+    assert provenance(model)["backend"].startswith("spandrel@")
+    enlarged, how = resize_for_render(frames_of_footage[0], 1440, 2880, model.upscale)
+    assert (enlarged.size, how) == ((640, 360), "super-resolution")
+    plain = ModelRegistry(device="cpu").superres_model()
+    assert isinstance(plain, LanczosUpscaler)
+    assert resize_for_render(frames_of_footage[0], 1440, 2880, None) == (frames_of_footage[0], "lanczos")
