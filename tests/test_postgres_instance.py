@@ -16,7 +16,7 @@ from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.store import LocalStore
 
 ASSETS = ["property_manifest", "video_frames", "shot_boundaries", "detected_objects", "room_labels",
-          "quality_scores", "selected_clips", "showcase_video"]
+          "quality_scores", "photo_analysis", "selected_clips", "showcase_video"]
 
 
 @pytest.fixture(scope="module")
