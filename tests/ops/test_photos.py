@@ -190,3 +190,24 @@ def test_small_photos_use_a_local_super_resolution_checkpoint(tmp_path: Path,
     plain = ModelRegistry(device="cpu").superres_model()
     assert isinstance(plain, LanczosUpscaler)
     assert resize_for_render(frames_of_footage[0], 1440, 2880, None) == (frames_of_footage[0], "lanczos")
+
+
+def test_correction_is_deterministic_conservative_and_fixes_a_cast(frames_of_footage: list[Image.Image]) -> None:
+    from real_estate_dag.ops.enhance import GAMMA_RANGE, MAX_GAIN, apply_correction, measure_correction
+
+    original = frames_of_footage[1]
+    pixels = np.asarray(original, dtype=np.float32)
+    cast = Image.fromarray(np.clip(pixels * [0.75, 0.68, 0.55], 0, 255).astype(np.uint8))  # dark and orange
+    correction = measure_correction(cast)
+    assert correction == measure_correction(cast)
+    assert all(abs(g - 1) <= MAX_GAIN + 1e-9 for g in correction.gains)
+    assert GAMMA_RANGE[0] <= correction.gamma <= GAMMA_RANGE[1]
+    fixed = np.asarray(apply_correction(cast, correction), dtype=np.float32)
+
+    def channel_spread(a: np.ndarray) -> float:
+        means = a.reshape(-1, 3).mean(axis=0)
+        return float(means.max() - means.min())
+
+    assert channel_spread(fixed) < channel_spread(np.asarray(cast, dtype=np.float32)) * 0.7
+    assert abs(fixed.mean() - pixels.mean()) < abs(np.asarray(cast, dtype=np.float32).mean() - pixels.mean())
+    assert np.array_equal(fixed, np.asarray(apply_correction(cast, correction), dtype=np.float32))
