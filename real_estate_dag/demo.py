@@ -1,6 +1,6 @@
 """The demo: a property built from real footage shipped inside an installed package, uploaded to
 the local store, picked up by the upload sensor and materialised by the showcase job. With
-``--footage DIR`` the property is the user's own folder of videos instead, uploaded as
+``--footage DIR`` the property is the user's own folder of videos and photos instead, uploaded as
 ``real-estate-dag submit`` does and run at once, bound to its upload folder."""
 
 import argparse
@@ -21,7 +21,15 @@ from real_estate_dag.client.upload import Upload, upload_property
 from real_estate_dag.definitions import defs
 from real_estate_dag.jobs import showcase_job
 from real_estate_dag.ops.keys import property_key
-from real_estate_dag.ops.manifest import AUDIO_SUFFIXES, VIDEO_SUFFIXES, Manifest, ManifestError, parse_manifest
+from real_estate_dag.ops.manifest import (
+    AUDIO_SUFFIXES,
+    PHOTO_FOLDER,
+    VIDEO_SUFFIXES,
+    Manifest,
+    ManifestError,
+    folder_photos,
+    parse_manifest,
+)
 from real_estate_dag.resources.env import DEFAULT_STORE_ROOT
 from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.results import current_key, read_current
@@ -44,7 +52,7 @@ DEMO_MANIFEST = {
     "options": {"target_duration_s": 45, "aspects": ["16:9"]},
 }
 # The fields of a footage folder's own manifest.json that are used; the others are defaulted.
-FOOTAGE_FIELDS = ("listing", "options", "music", "videos")
+FOOTAGE_FIELDS = ("listing", "options", "music", "videos", "photos")
 
 
 # The embedded home's instance settings. Run monitoring runs in the daemon (`dagster dev` starts
@@ -89,7 +97,8 @@ def write_demo_upload(store: LocalStore) -> None:
 
 def footage_manifest(footage: Path, property_id: str) -> tuple[Manifest, dict[str, Any]]:
     """The manifest for the folder ``footage`` and the fields its own ``manifest.json`` gave: videos
-    default to those directly inside it (sorted), music to its one audio file."""
+    default to those directly inside it (sorted), photos to those in its photos/ folder, music to its one
+    audio file."""
     if not footage.is_dir():
         raise ClientError(f"{footage}: no such folder")
     own = footage / MANIFEST
@@ -107,8 +116,12 @@ def footage_manifest(footage: Path, property_id: str) -> tuple[Manifest, dict[st
     files = sorted(p.name for p in footage.iterdir() if p.is_file())
     videos = [name for name in files if name.lower().endswith(VIDEO_SUFFIXES)]
     tracks = [name for name in files if name.lower().endswith(AUDIO_SUFFIXES)]
-    if "videos" not in given and not videos:
-        raise ClientError(f"{footage}: no videos ({' '.join(VIDEO_SUFFIXES)}) in this folder")
+    photo_dir = footage / PHOTO_FOLDER
+    in_folder = folder_photos(f"{PHOTO_FOLDER}/{p.name}" for p in photo_dir.iterdir() if p.is_file()) \
+        if photo_dir.is_dir() else ()
+    if "videos" not in given and not videos and "photos" not in given and not in_folder:
+        raise ClientError(f"{footage}: no videos ({' '.join(VIDEO_SUFFIXES)}) in this folder and no photos in "
+                          f"{photo_dir}")
     if "music" not in given and len(tracks) > 1:
         raise ClientError(f"{footage}: {len(tracks)} music files ({', '.join(tracks)}); name one in {own}'s "
                           "\"music\" field")
@@ -116,7 +129,7 @@ def footage_manifest(footage: Path, property_id: str) -> tuple[Manifest, dict[st
     named = str(own) if own.exists() else str(footage)
     try:
         manifest = parse_manifest(json.dumps({**defaults, **given}).encode(), file=named,
-                                  default_property_id=property_id)
+                                  default_property_id=property_id, folder_photos=in_folder)
     except ManifestError as exc:
         if exc.field == "property_id":
             raise ClientError(f"--property-id: {exc.reason}") from exc
@@ -124,6 +137,9 @@ def footage_manifest(footage: Path, property_id: str) -> tuple[Manifest, dict[st
     for index, name in enumerate(manifest.videos):
         if not (footage / name).is_file():
             raise ManifestError(named, f"videos[{index}]", f"{name!r} is not a file in {footage}")
+    for index, photo in enumerate(manifest.photos):
+        if not (footage / photo.file).is_file():
+            raise ManifestError(named, f"photos[{index}].file", f"{photo.file!r} is not a file in {footage}")
     if manifest.music is not None and not (footage / manifest.music).is_file():
         raise ManifestError(named, "music", f"{manifest.music!r} is not a file in {footage}")
     return manifest, given
@@ -133,11 +149,12 @@ def upload_footage(store: LocalStore, footage: Path, property_id: str) -> Upload
     """Copy ``footage`` into ``uploads/<its partition key>/`` through the store, manifest last. The
     folder is named by the key so that any id fits (the manifest keeps the id itself)."""
     manifest, given = footage_manifest(footage, property_id)
-    photos = footage / "photos"
-    if photos.is_dir():
-        print(f"{photos}: photos are not used yet (a later release reads them); ignoring "
-              f"{sum(1 for p in photos.rglob('*') if p.is_file())} files")
-    return upload_property(store, property_id, footage, videos=manifest.videos, listing=given.get("listing"),
+    photos = [{"file": p.file, **({"room": p.room} if p.room else {}), **({"caption": p.caption} if p.caption else {})}
+              for p in manifest.photos]
+    if photos:
+        print(f"{len(photos)} photos: {', '.join(p['file'] for p in photos[:5])}{' ...' if len(photos) > 5 else ''}")
+    return upload_property(store, property_id, footage, videos=manifest.videos, photos=photos,
+                           listing=given.get("listing"),
                            options=given.get("options"),
                            music=None if manifest.music is None else footage / manifest.music,
                            folder=property_key(property_id))
@@ -174,8 +191,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/demo", allow_abbrev=False, description=(
         "Run the showcase job on the embedded default, on the packaged demo property or on your own footage."))
     parser.add_argument("--footage", type=Path, metavar="DIR", help=(
-        "a folder of videos (.mp4 .mov .m4v .webm .mkv), optionally one music file and a manifest.json whose "
-        "listing, options, music and videos are used"))
+        "a folder of videos (.mp4 .mov .m4v .webm .mkv) and/or photos in DIR/photos/ (.jpg .png .webp .heic), "
+        "optionally one music file and a manifest.json whose listing, options, music, videos and photos are used"))
     parser.add_argument("--property-id", metavar="ID", help="the property's id (default: the folder's name)")
     args = parser.parse_args(argv)
     if args.property_id is not None and args.footage is None:

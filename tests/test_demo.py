@@ -43,14 +43,17 @@ def test_footage_folder_runs_the_whole_pipeline(tmp_path: Path, tiny_clip: Path,
     done = subprocess.run([sys.executable, "-m", "real_estate_dag.demo", "--footage", str(footage),
                            "--property-id", LONG_ID], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{footage / 'photos'}: photos are not used yet" in done.stdout
+    assert "1 photos: photos/front.jpg" in done.stdout
     assert re.search(r"^stages: property_manifest [\d.]+ s, ", done.stdout, re.MULTILINE)
 
     key = property_key(LONG_ID)
     upload = tmp_path / "store" / "uploads" / key
-    assert sorted(p.name for p in upload.iterdir()) == ["a hall.mov", "b living.mp4", "manifest.json", "song.m4a"]
+    assert sorted(p.name for p in upload.iterdir()) == ["a hall.mov", "b living.mp4", "manifest.json", "photos",
+                                                         "song.m4a"]
+    assert [p.name for p in (upload / "photos").iterdir()] == ["front.jpg"]
     manifest = json.loads((upload / "manifest.json").read_text())
     assert manifest == {"property_id": LONG_ID, "videos": ["a hall.mov", "b living.mp4"], "launch": "client",
+                        "photos": [{"file": "photos/front.jpg"}],
                         "music": "song.m4a", "listing": {"address": "9 Elm Rd", "price": 300000},
                         "options": {"target_duration_s": 10}}
 

@@ -82,10 +82,10 @@ def test_metadata_records_counts_and_backends(pipeline) -> None:
     assert metadata(result, "quality_scores")["backend"].startswith("pyiqa:piqe+classical@")
     assert metadata(result, "room_labels")["fallback_from"] is None
     edit = metadata(result, "selected_clips")["edit_decision_list"]
-    assert [c.name for c in edit.schema.columns] == ["order", "source", "video", "room", "in_s", "out_s",
-                                                     "duration_s", "showcase_in_s", "showcase_out_s", "score",
-                                                     "stability", "reason"]
-    assert [c.type for c in edit.schema.columns][:5] == ["int", "string", "string", "string", "float"]
+    assert [c.name for c in edit.schema.columns] == ["order", "video", "room", "in_s", "out_s", "duration_s",
+                                                     "showcase_in_s", "showcase_out_s", "score", "stability",
+                                                     "source", "reason"]
+    assert [c.type for c in edit.schema.columns][:4] == ["int", "string", "string", "float"]
     assert {r.data["source"] for r in edit.records} == {"video"}
     assert all(r.data["reason"].startswith("footage: ") for r in edit.records)
     assert [r.data["order"] for r in edit.records] == list(range(metadata(result, "selected_clips")["clip_count"]))

@@ -179,3 +179,27 @@ def test_a_cursor_from_before_file_versions_does_not_rerun_everything(instance, 
     assert upgraded.run_requests == []
     (upload / "a.mp4").write_bytes(short_clip.read_bytes()[:-1000])
     assert [r.partition_key for r in tick(instance, tmp_path, upgraded.cursor).run_requests] == ["oak-st"]
+
+
+def test_photos_start_a_run_and_a_replaced_photo_starts_another(instance, tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "uploads" / "pine-st"
+    (folder / "photos").mkdir(parents=True)
+    Image.new("RGB", (64, 48), "white").save(folder / "photos" / "front.jpg")
+    (folder / "manifest.json").write_text(json.dumps({"photos": ["photos/front.jpg", "photos/back.jpg"]}))
+    waiting = tick(instance, tmp_path, None)
+    assert waiting.run_requests == []  # a listed photo is still missing
+    Image.new("RGB", (64, 48), "grey").save(folder / "photos" / "back.jpg")
+    first = tick(instance, tmp_path, waiting.cursor)
+    assert [r.partition_key for r in first.run_requests] == ["pine-st"]
+    Image.new("RGB", (64, 48), "black").save(folder / "photos" / "back.jpg")
+    os.utime(folder / "photos" / "back.jpg", (1, 1))
+    replaced = tick(instance, tmp_path, first.cursor)
+    assert [r.partition_key for r in replaced.run_requests] == ["pine-st"]
+    assert replaced.run_requests[0].run_key != first.run_requests[0].run_key
+
+    (tmp_path / "uploads" / "ash-st" / "photos").mkdir(parents=True)  # photos/ alone, no list: its files
+    Image.new("RGB", (64, 48), "white").save(tmp_path / "uploads" / "ash-st" / "photos" / "a.png")
+    (tmp_path / "uploads" / "ash-st" / "manifest.json").write_text("{}")
+    assert [r.partition_key for r in tick(instance, tmp_path, replaced.cursor).run_requests] == ["ash-st"]

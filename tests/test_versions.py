@@ -60,13 +60,17 @@ def test_a_model_setting_changes_exactly_its_assets_versions(tmp_path: Path) -> 
     torch.save(open_clip.create_model("ViT-S-32").state_dict(), checkpoint)
     default = versions_of(ModelRegistry())
     assert default == versions_of(ModelRegistry(device="cpu", shot_precision="bf16", batch_size=8))
+    sr_weights = tmp_path / "sr.pth"
+    sr_weights.write_bytes(b"weights")
     changes = {
         "quality_scores": ModelRegistry(iqa_metric="musiq"),
         "room_labels": ModelRegistry(clip_model="ViT-S-32", clip_weights=str(checkpoint)),
+        "photo_analysis": ModelRegistry(superres_weights=str(sr_weights)),
     }
     for asset, registry in changes.items():
         changed = versions_of(registry)
-        assert {k for k in default if changed[k] != default[k]} == {asset}, asset
+        # photo_analysis uses the room and quality models too
+        assert {k for k in default if changed[k] != default[k]} == {asset, "photo_analysis"}, asset
     assert versions_of(changes["room_labels"])["room_labels"].endswith(f"@{digest_of(checkpoint)[:12]}")
     # the same setting from the environment, as a code server reads it
     assert loaded_versions(REDAG_IQA_METRIC="musiq") == versions_of(changes["quality_scores"])

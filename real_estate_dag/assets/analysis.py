@@ -255,18 +255,6 @@ def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Stor
         yield result
 
 
-# What each analysis asset holds for a property of photos alone, and the table it stages.
-_EMPTY = {"video_frames": ({"videos": []}, ""), "shot_boundaries": ({"videos": []}, "shots"),
-          "room_labels": ({"videos": [], "segments": []}, "rooms"), "quality_scores": ({"frames": []}, "quality")}
-
-
-def _no_footage(store: Store, key: str, selected: set[str]):
-    """The selected analysis assets of a property without videos: empty values and tables."""
-    for asset, (value, table_name) in _EMPTY.items():
-        if asset in selected:
-            report = Report(value=value, summary=f"{asset}: no videos", metadata={"videos": 0},
-                            table=[] if table_name else None)
-            yield report_result(store, key, asset, report, table_name)
 def property_exemplars(store: Store, property_manifest: dict, models: Models) -> Exemplars | None:
     """The manifest's photos (entries with the store ``key`` of the file and an optional ``room``) as the
     room backbone embeds them, labelled by the manifest or else by the room model; None without photos."""
@@ -279,3 +267,18 @@ def property_exemplars(store: Store, property_manifest: dict, models: Models) ->
     probs, embeddings = both[:, : len(ROOM_TYPES)], both[:, len(ROOM_TYPES) :]
     return photo_exemplars([photo.get("file") or photo["key"] for photo in photos], probs, embeddings,
                            [photo.get("room") for photo in photos])
+
+
+# What each analysis asset holds for a property of photos alone, and the table it stages.
+_EMPTY = {"video_frames": ({"videos": []}, ""), "shot_boundaries": ({"videos": []}, "shots"),
+          "detected_objects": ({"videos": []}, "objects"), "room_labels": ({"videos": [], "segments": []}, "rooms"),
+          "quality_scores": ({"frames": []}, "quality")}
+
+
+def _no_footage(store: Store, key: str, selected: set[str]):
+    """The selected analysis assets of a property without videos: empty values and tables."""
+    for asset, (value, table_name) in _EMPTY.items():
+        if asset in selected:
+            report = Report(value=value, summary=f"{asset}: no videos", metadata={"videos": 0},
+                            table=[] if table_name else None)
+            yield report_result(store, key, asset, report, table_name)

@@ -33,8 +33,8 @@ from real_estate_dag.ops.speech import Transcript, inside_word
 from real_estate_dag.resources.store import Store
 from real_estate_dag.retries import transient_retries
 
-EDIT_COLUMNS = ("order", "source", "video", "room", "in_s", "out_s", "duration_s", "showcase_in_s", "showcase_out_s",
-                "score", "stability", "reason")
+EDIT_COLUMNS = ("order", "video", "room", "in_s", "out_s", "duration_s", "showcase_in_s", "showcase_out_s", "score",
+                "stability", "source", "reason")
 
 
 class SelectionConfig(Config):
@@ -101,10 +101,11 @@ def _select(context: AssetExecutionContext, config: SelectionConfig, store: Stor
     selection = plan_edit(candidates, photo_analysis["photos"], target, params, beats)
     clips = [c.to_dict() for c in selection.clips]
     photo_clips = [c for c in clips if c["source"] == "photo"]
-    context.log.info(f"chose {len(clips)} clips ({len(photo_clips)} of photos) from {len(candidates)} segments and "
-                     f"{len(photo_analysis['photos'])} photos for a "
+    context.log.info(f"chose {len(clips)} clips from {len(candidates)} segments for a "
                      f"{selection.showcase_s:.1f} s showcase (target {target:g} s); "
-                     f"{selection.dropped_duplicates} near-duplicates dropped")
+                     f"{selection.dropped_duplicates} near-duplicates dropped"
+                     + (f"; {len(photo_clips)} of them photo clips, from {len(photo_analysis['photos'])} photos"
+                        if photo_analysis["photos"] else ""))
     outside = clips_outside_shots(clips, {v["name"]: v["shots"] for v in shot_boundaries["videos"]})
     within = abs(selection.showcase_s - target) <= 0.1 * target
     cut_words = [f"clip {c['order']} ({c['video']}) {edge} at {c[key]:.2f} s inside {word.text!r}"

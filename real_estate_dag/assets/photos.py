@@ -10,6 +10,7 @@ from PIL import Image
 from real_estate_dag.assets.common import GROUP, OWNERS, bad_input, image_markdown, property_partitions, table
 from real_estate_dag.assets.manifest import verify_inputs
 from real_estate_dag.gpu_resources.backends import SuperResModel
+from real_estate_dag.gpu_resources.detector import COCO_CLASSES
 from real_estate_dag.gpu_resources.k8s import GPU_OP_TAGS
 from real_estate_dag.gpu_resources.provenance import provenance
 from real_estate_dag.gpu_resources.registry import ModelRegistry
@@ -33,8 +34,9 @@ PHOTO_COLUMNS = (*TABLE_COLUMNS, "used")  # photos.parquet
     op_tags=GPU_OP_TAGS,
     description="Per uploaded photo: room label with confidence and top-3 (the room model of the video "
     "frames, or the manifest's label), sharpness, exposure, noise and a pyiqa score combined 0..1, an "
-    "embedding, its duplicate group (same file or a near-copy) and the hero choice; each photo corrected "
-    "(white balance, exposure, contrast, mild sharpening) and kept at render size under work/<property>/photos/.",
+    "embedding, detected objects (the registry's detector) and the focus point they give, its duplicate "
+    "group (same file or a near-copy) and the hero choice; each photo corrected (white balance, exposure, "
+    "contrast, mild sharpening) and kept at render size under work/<property>/photos/.",
 )
 def photo_analysis(context: AssetExecutionContext, store: Store, models: ModelRegistry,
                    property_manifest: dict) -> MaterializeResult:
@@ -53,14 +55,13 @@ def _analyse(context: AssetExecutionContext, store: Store, registry: ModelRegist
     photos = [PhotoInput(e["name"], store.local_path(e["key"]), e["fingerprint"]["sha256"], e.get("room"),
                          e.get("caption", "")) for e in entries]
     rooms, scorer, superres = registry.room_model(), registry.quality_model(), registry.superres_model()
+    detector = registry.detector_model()
     upscaler = superres.upscale if isinstance(superres, SuperResModel) else None
     prefix = work_prefix(key, "photos")
     folder = store.work_dir(key, "photos")
     started = time.perf_counter()
     try:
-        # Detected objects (a ``detector`` capability of the registry) would give the focus point here
-        # (``objects=``); without one, the focus is the saliency estimate.
-        rows, embeddings, prepared = analyse_photos(photos, folder, rooms, scorer, upscaler)
+        rows, embeddings, prepared = analyse_photos(photos, folder, rooms, scorer, upscaler, detector, COCO_CLASSES)
     except PhotoError as exc:  # changed since property_manifest read it, which verify_inputs reports first
         raise bad_input(str(exc), check="media") from exc
     np.save(folder / "embeddings.npy", embeddings)
@@ -79,7 +80,8 @@ def _analyse(context: AssetExecutionContext, store: Store, registry: ModelRegist
         "distinct_photos": groups,
         "seconds": round(seconds, 2),
         "rooms": ", ".join(f"{room} {n}" for room, n in _room_counts(rows)),
-        "photos": table([{c: r[c] for c in (*TABLE_COLUMNS, "sharpness", "exposure", "noise", "iqa", "upscaled")}
+        "photos": table([{**{c: r[c] for c in (*TABLE_COLUMNS, "sharpness", "exposure", "noise", "iqa", "upscaled")},
+                          "objects": ", ".join(o["object"] for o in r["objects"]), "focus_from": r["focus_from"]}
                          for r in rows]),
         "contact_sheet": image_markdown(contact_sheet(
             [(prepared[i].before, f"{rows[i]['room']} {rows[i]['confidence']:.2f} · q {rows[i]['quality']:.2f}"
@@ -92,6 +94,7 @@ def _analyse(context: AssetExecutionContext, store: Store, registry: ModelRegist
             columns=6, thumb_width=120), "before and after", caption="Originals and their corrections."),
         **{f"rooms_{k}": v for k, v in provenance(rooms).items()},
         **{f"quality_{k}": v for k, v in provenance(scorer).items()},
+        **{f"detector_{k}": v for k, v in provenance(detector).items()},
         "superres_backend": superres.backend.version_tag,
     }
     if hero is not None:

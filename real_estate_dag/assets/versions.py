@@ -9,7 +9,7 @@ from dagster import AssetsDefinition, AssetSpec, map_asset_specs
 # room_labels fuses the detector's object evidence with the room model's probabilities
 MODEL_CAPABILITIES = {"shot_boundaries": ("shots",), "room_labels": ("detector", "rooms"),
                       "quality_scores": ("quality",), "detected_objects": ("detector",),
-                      "photo_analysis": ("rooms", "quality", "superres"), "narration": ("speech",),
+                      "photo_analysis": ("detector", "rooms", "quality", "superres"), "narration": ("speech",),
                       "moderation": ("moderation",), "agent_intro": ("segmentation",)}
 
 

@@ -37,12 +37,13 @@ def configured_store() -> Store:
 def build_manifest(property_id: str, source: Path, music: Path | None = None,
                    listing: Path | Mapping[str, Any] | None = None, target_duration_s: float | None = None,
                    launch: str = "client", *, videos: Sequence[str] | None = None,
-                   options: Mapping[str, Any] | None = None, folder: str | None = None
-                   ) -> tuple[dict[str, Any], dict[str, Path]]:
+                   options: Mapping[str, Any] | None = None, folder: str | None = None,
+                   photos: Sequence[str | Mapping[str, Any]] = ()) -> tuple[dict[str, Any], dict[str, Path]]:
     """The manifest for ``videos`` (names inside ``source``; default: the videos directly inside it,
     sorted) and the files to copy, by name in the upload folder; validated, errors name the flag or file.
     ``listing`` is a JSON file or the facts themselves; ``folder`` (default: the property id) names the
-    upload folder."""
+    upload folder; ``photos`` are manifest photo entries (a file inside ``source``, or {"file", "room",
+    "caption"})."""
     folder = property_id if folder is None else folder
     if not folder or folder != folder.strip() or "/" in folder or "\\" in folder \
             or folder in (".", "..") or "\x00" in folder:
@@ -54,13 +55,16 @@ def build_manifest(property_id: str, source: Path, music: Path | None = None,
         raise ClientError(f"{source}: not a folder")
     if videos is None:
         videos = sorted(p.name for p in source.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
-    if not videos:
+    if not videos and not photos:
         raise ClientError(f"{source}: no videos ({' '.join(VIDEO_SUFFIXES)}) in this folder")
     files = {name: source / name for name in videos}
+    files |= {name: source / name for name in (p if isinstance(p, str) else p.get("file", "") for p in photos)}
     for file in files.values():
         if not file.is_file():
             raise ClientError(f"{file}: no such file")
     body: dict[str, Any] = {"property_id": property_id, "videos": list(videos), "launch": launch}
+    if photos:
+        body["photos"] = [p if isinstance(p, str) else dict(p) for p in photos]
     if music is not None:
         if not music.is_file():
             raise ClientError(f"--music {music}: no such file")
@@ -94,10 +98,11 @@ def build_manifest(property_id: str, source: Path, music: Path | None = None,
 def upload_property(store: Store, property_id: str, source: Path, *, music: Path | None = None,
                     listing: Path | Mapping[str, Any] | None = None, target_duration_s: float | None = None,
                     launch: str = "client", videos: Sequence[str] | None = None,
-                    options: Mapping[str, Any] | None = None, folder: str | None = None) -> Upload:
-    """Copy the videos (and music) to ``uploads/<folder>/`` and write ``manifest.json`` last."""
+                    options: Mapping[str, Any] | None = None, folder: str | None = None,
+                    photos: Sequence[str | Mapping[str, Any]] = ()) -> Upload:
+    """Copy the videos, photos (and music) to ``uploads/<folder>/`` and write ``manifest.json`` last."""
     body, files = build_manifest(property_id, source, music, listing, target_duration_s, launch, videos=videos,
-                                 options=options, folder=folder)
+                                 options=options, folder=folder, photos=photos)
     name = property_id if folder is None else folder
     prefix = f"{UPLOADS}/{name}"
     written = []

@@ -113,6 +113,7 @@ class ModelRegistry(ConfigurableResource):
 
     def superres_backends(self) -> list[Backend]:
         return resolve_superres(self.superres_weights)
+
     def detector_backends(self) -> list[Backend]:
         return resolve_detector(self.detector_weights)
 

@@ -49,7 +49,8 @@ def measure_correction(thumbnail: Image.Image) -> Correction:
     usable = (rgb.max(axis=2) < 0.98) & (rgb.min(axis=2) > 0.02)  # grey world over unclipped pixels
     means = rgb[usable].mean(axis=0) if usable.sum() > 100 else rgb.reshape(-1, 3).mean(axis=0)
     grey = means.mean()
-    gains = tuple(float(np.clip(grey / max(m, 1e-3), 1 - MAX_GAIN, 1 + MAX_GAIN)) for m in means)
+    red, green, blue = (float(np.clip(grey / max(m, 1e-3), 1 - MAX_GAIN, 1 + MAX_GAIN)) for m in means)
+    gains = (red, green, blue)
     luma = (rgb * np.array(gains)) @ np.array([0.299, 0.587, 0.114])
     low, high = np.percentile(luma, [CLIP_PERCENT, 100 - CLIP_PERCENT])
     black = float(np.clip(low, 0.0, STRETCH_LIMIT))
@@ -57,7 +58,7 @@ def measure_correction(thumbnail: Image.Image) -> Correction:
     stretched = np.clip((luma - black) / (white - black), 1e-3, 1.0)
     median = float(np.median(stretched))
     gamma = float(np.clip(np.log(TARGET_MEAN) / np.log(np.clip(median, 0.02, 0.98)), *GAMMA_RANGE))
-    return Correction(gains, gamma, black, white)  # type: ignore[arg-type]
+    return Correction(gains, gamma, black, white)
 
 
 def apply_correction(image: Image.Image, correction: Correction) -> Image.Image:

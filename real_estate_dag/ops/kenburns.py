@@ -188,9 +188,9 @@ def saliency_focus(image: Image.Image) -> tuple[float, float]:
     return round(0.5 + (x - 0.5) * 2 / 3, 4), round(0.5 + (y - 0.5) * 2 / 3, 4)
 
 
-def box_focus(boxes: list[tuple[float, float, float, float]], size: tuple[int, int]) -> tuple[float, float] | None:
-    """The centre of the largest detected object box (x0, y0, x1, y1 in pixels), relative; None without boxes."""
+def box_focus(boxes: list[tuple[float, float, float, float]]) -> tuple[float, float] | None:
+    """The centre of the largest detected object box (x0, y0, x1, y1, relative 0..1); None without boxes."""
     if not boxes:
         return None
     x0, y0, x1, y1 = max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
-    return round((x0 + x1) / 2 / size[0], 4), round((y0 + y1) / 2 / size[1], 4)
+    return round((x0 + x1) / 2, 4), round((y0 + y1) / 2, 4)

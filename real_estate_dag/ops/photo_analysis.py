@@ -5,7 +5,7 @@ while the room and quality models run on the chunk before, so memory holds a few
 however many the property has.
 """
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +28,17 @@ CHUNK = 8
 NOISE_SCALE = 4.0  # estimated noise sigma (0-255 grey) that halves the noise score
 WEIGHTS = {"iqa": 0.35, "sharpness": 0.3, "exposure": 0.2, "noise": 0.15}
 HERO_MIN = {"sharpness": 0.4, "exposure": 0.5}
-
-Box = tuple[float, float, float, float]
+OBJECT_CONFIDENCE = 0.3  # detections below this are dropped (as for video frames)
 
 
 class RoomClassifier(Protocol):
     def classify(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class ObjectDetector(Protocol):
+    def detect(self, images: Sequence[Image.Image], confidence: float) -> np.ndarray:
+        """Rows of (image index, COCO class index, confidence, x0, y0, x1, y1 relative 0..1)."""
+        ...
 
 
 class QualityScorer(Protocol):
@@ -66,7 +71,7 @@ class Prepared:
     enhanced_size: tuple[int, int]
     upscaled: str
     dhash: int
-    focus: tuple[float, float]
+    saliency: tuple[float, float]
     measures: dict[str, float] = field(default_factory=dict)
 
 
@@ -89,8 +94,7 @@ def _short_side(image: Image.Image, side: int) -> Image.Image:
     return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
-def prepare(photo: PhotoInput, enhanced: Path, upscaler: Upscaler | None,
-            objects: Callable[[Image.Image], list[Box]] | None = None) -> Prepared:
+def prepare(photo: PhotoInput, enhanced: Path, upscaler: Upscaler | None) -> Prepared:
     """Decode ``photo`` once (at the render size where JPEG allows), measure it, correct it and save the
     corrected copy as ``enhanced``; the original is only read."""
     image = load_photo(photo.path, photo.name, longest=RENDER_LONG_SIDE)
@@ -104,20 +108,18 @@ def prepare(photo: PhotoInput, enhanced: Path, upscaler: Upscaler | None,
     corrected = apply_correction(sized, correction)
     enhanced.parent.mkdir(parents=True, exist_ok=True)
     corrected.save(enhanced, "JPEG", quality=93, subsampling=0)
-    focus = (box_focus(objects(analysis), analysis.size) if objects else None) or saliency_focus(analysis)
     before = _short_side(analysis, 90)
     return Prepared(photo, image.width, image.height, analysis, before, _short_side(corrected, 90),
-                    correction.to_dict(), enhanced, corrected.size, upscaled, difference_hash(analysis), focus,
-                    measures)
+                    correction.to_dict(), enhanced, corrected.size, upscaled, difference_hash(analysis),
+                    saliency_focus(analysis), measures)
 
 
 def prepared_photos(photos: Sequence[PhotoInput], folder: Path, upscaler: Upscaler | None,
-                    objects: Callable[[Image.Image], list[Box]] | None = None,
                     workers: int = 2) -> Iterator[list[Prepared]]:
     """The photos prepared in chunks of ``CHUNK``, the next chunk decoding while the caller uses this one."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="photo") as pool:
         def submit(start: int) -> list:
-            return [pool.submit(prepare, p, folder / f"{start + i:03d}.jpg", upscaler, objects)
+            return [pool.submit(prepare, p, folder / f"{start + i:03d}.jpg", upscaler)
                     for i, p in enumerate(photos[start : start + CHUNK])]
 
         pending = submit(0)
@@ -128,19 +130,26 @@ def prepared_photos(photos: Sequence[PhotoInput], folder: Path, upscaler: Upscal
 
 
 def analyse_photos(photos: Sequence[PhotoInput], folder: Path, rooms: RoomClassifier, scorer: QualityScorer,
-                   upscaler: Upscaler | None = None,
-                   objects: Callable[[Image.Image], list[Box]] | None = None) -> tuple[list[dict[str, Any]],
-                                                                                    np.ndarray, list[Prepared]]:
-    """Per photo its row (room with confidence and top-3, measures, score, duplicate group, hero), the
-    embeddings (N, D), and the prepared photos without their analysis copies (for the pictures)."""
+                   upscaler: Upscaler | None = None, detector: ObjectDetector | None = None,
+                   classes: Sequence[str] = ()) -> tuple[list[dict[str, Any]], np.ndarray, list[Prepared]]:
+    """Per photo its row (room with confidence and top-3, detected objects (``classes`` names the
+    detector's class indexes), the focus point (the largest object, else the saliency estimate),
+    measures, score, duplicate group, hero), the embeddings (N, D), and the prepared photos without their
+    analysis copies (for the pictures)."""
     rows: list[dict[str, Any]] = []
     embeddings: list[np.ndarray] = []
     kept: list[Prepared] = []
-    for chunk in prepared_photos(photos, folder, upscaler, objects):
+    for chunk in prepared_photos(photos, folder, upscaler):
         probs, embedded = rooms.classify([p.analysis for p in chunk])
         iqa_raw = np.array([scorer.score([p.analysis])[0] for p in chunk])
         iqa = scorer.normalise(iqa_raw)
-        for p, prob, embedding, raw, unit in zip(chunk, probs, embedded, iqa_raw, iqa, strict=True):
+        found = detector.detect([p.analysis for p in chunk], OBJECT_CONFIDENCE) if detector else np.zeros((0, 7))
+        for index, (p, prob, embedding, raw, unit) in enumerate(zip(chunk, probs, embedded, iqa_raw, iqa,
+                                                                     strict=True)):
+            objects = [{"object": classes[int(cls)], "confidence": round(float(conf), 3),
+                        "box": [round(float(v), 4) for v in box]}
+                       for image, cls, conf, *box in found.tolist() if int(image) == index]
+            focus = box_focus([tuple(o["box"]) for o in objects]) or p.saliency
             order = np.argsort(-prob, kind="stable")
             top3 = [{"room": ROOM_TYPES[i], "p": round(float(prob[i]), 4)} for i in order[:3]]
             model_room = ROOM_TYPES[int(order[0])]
@@ -154,7 +163,9 @@ def analyse_photos(photos: Sequence[PhotoInput], folder: Path, rooms: RoomClassi
                 "noise_sigma": round(m["noise_sigma"], 3), "noise": round(m["noise"], 4),
                 "iqa_raw": None if np.isnan(raw) else round(float(raw), 4), "iqa": round(float(unit), 4),
                 "quality": round(combine(float(unit), m["sharpness"], m["exposure"], m["noise"]), 4),
-                "focus": list(p.focus), "caption": p.source.caption, "correction": p.correction,
+                "objects": objects, "focus": list(focus),
+                "focus_from": "objects" if objects else "saliency", "caption": p.source.caption,
+                "correction": p.correction,
                 "upscaled": p.upscaled, "enhanced_size": list(p.enhanced_size), "dhash": f"{p.dhash:016x}",
                 "sha256": p.source.sha256,
             })

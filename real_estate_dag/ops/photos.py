@@ -48,7 +48,7 @@ def _open(path: Path, name: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is checked next
-            return Image.open(path, formats=None)
+            return Image.open(path)
     except Image.DecompressionBombError as exc:
         raise LimitError(f"{name}: declares more than {2 * Image.MAX_IMAGE_PIXELS} pixels; refused as a "
                          "decompression bomb") from exc

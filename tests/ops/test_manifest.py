@@ -93,9 +93,15 @@ def test_deeply_nested_json_is_a_manifest_error_not_a_recursion_error(body: str)
     assert "nested too deeply" in info.value.reason
 
 
-def test_photos_are_not_part_of_the_manifest() -> None:
-    m = parse_manifest(raw(photos=["../../etc/passwd", 7]))
-    assert "photos" not in m.to_dict()
+def test_photos_are_checked_like_videos() -> None:
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(raw(photos=["../../etc/passwd.jpg"]), file="uploads/p/manifest.json")
+    assert info.value.field == "photos[0].file" and "inside the upload folder" in str(info.value)
+    with pytest.raises(ManifestError) as info:
+        parse_manifest(raw(photos=[7]), file="uploads/p/manifest.json")
+    assert info.value.field == "photos[0]"
+    m = parse_manifest(raw(photos=["photos/a.jpg"]))
+    assert manifest_from_dict(m.to_dict()) == m and m.photos[0].file == "photos/a.jpg"
 
 
 def test_long_property_ids_map_to_a_key() -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from media_helpers import ffmpeg
 from photo_helpers import PHOTO_SIZE, footage_frames, write_photo_set
 from PIL import Image
@@ -165,3 +166,48 @@ def test_saliency_finds_the_bright_object() -> None:
     canvas.paste((250, 240, 40), (300, 40, 360, 100))
     x, y = saliency_focus(canvas)
     assert x > 0.6 and y < 0.45
+
+
+def test_small_photos_use_a_local_super_resolution_checkpoint(tmp_path: Path,
+                                                              frames_of_footage: list[Image.Image]) -> None:
+    from spandrel.architectures.Compact import Compact
+
+    from real_estate_dag.gpu_resources.backends import LanczosUpscaler, SuperResModel
+    from real_estate_dag.gpu_resources.provenance import provenance
+    from real_estate_dag.gpu_resources.registry import ModelRegistry
+    from real_estate_dag.ops.enhance import resize_for_render
+
+    checkpoint = tmp_path / "compact_x2.pth"  # a Real-ESRGAN compact network, untrained: only its loading is tested
+    torch.manual_seed(0)
+    torch.save(Compact(num_feat=8, num_conv=2, upscale=2).state_dict(), checkpoint)
+    registry = ModelRegistry(device="cpu", superres_weights=str(checkpoint))
+    model = registry.superres_model()
+    assert isinstance(model, SuperResModel) and model.scale == 2
+    assert registry.code_versions()["superres"] == provenance(model)["backend"]
+    assert provenance(model)["backend"].startswith("spandrel@")
+    enlarged, how = resize_for_render(frames_of_footage[0], 1440, 2880, model.upscale)
+    assert (enlarged.size, how) == ((640, 360), "super-resolution")
+    plain = ModelRegistry(device="cpu").superres_model()
+    assert isinstance(plain, LanczosUpscaler)
+    assert resize_for_render(frames_of_footage[0], 1440, 2880, None) == (frames_of_footage[0], "lanczos")
+
+
+def test_correction_is_deterministic_conservative_and_fixes_a_cast(frames_of_footage: list[Image.Image]) -> None:
+    from real_estate_dag.ops.enhance import GAMMA_RANGE, MAX_GAIN, apply_correction, measure_correction
+
+    original = frames_of_footage[1]
+    pixels = np.asarray(original, dtype=np.float32)
+    cast = Image.fromarray(np.clip(pixels * [0.75, 0.68, 0.55], 0, 255).astype(np.uint8))  # dark and orange
+    correction = measure_correction(cast)
+    assert correction == measure_correction(cast)
+    assert all(abs(g - 1) <= MAX_GAIN + 1e-9 for g in correction.gains)
+    assert GAMMA_RANGE[0] <= correction.gamma <= GAMMA_RANGE[1]
+    fixed = np.asarray(apply_correction(cast, correction), dtype=np.float32)
+
+    def channel_spread(a: np.ndarray) -> float:
+        means = a.reshape(-1, 3).mean(axis=0)
+        return float(means.max() - means.min())
+
+    assert channel_spread(fixed) < channel_spread(np.asarray(cast, dtype=np.float32)) * 0.7
+    assert abs(fixed.mean() - pixels.mean()) < abs(np.asarray(cast, dtype=np.float32).mean() - pixels.mean())
+    assert np.array_equal(fixed, np.asarray(apply_correction(cast, correction), dtype=np.float32))

@@ -1,0 +1,64 @@
+"""One photo-only property through the asset graph, in its own process so that its peak RSS is its own.
+
+Run by ``bench/photos.py`` as ``python bench/photo_stages.py PHOTOS_DIR COUNT STORE_ROOT TARGET_S``: the
+first COUNT photos of PHOTOS_DIR become uploads/<key>/photos/ (hard links); prints one JSON line with each
+step's [start, end] seconds, the end-to-end wall time and the process's peak RSS (ffmpeg renders run as
+child processes and are not included).
+"""
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dagster import DagsterInstance, materialize
+from stages import step_spans
+
+from real_estate_dag.definitions import defs
+from real_estate_dag.gpu_resources.registry import ModelRegistry
+from real_estate_dag.resources.io_manager import StoreJsonIOManager
+from real_estate_dag.resources.limits import UploadLimits
+from real_estate_dag.resources.store import LocalStore
+
+PARTITION = "bench-photos"
+
+
+def write_upload(root: Path, photos: list[Path], target_s: float) -> None:
+    folder = root / "uploads" / PARTITION / "photos"
+    folder.mkdir(parents=True, exist_ok=True)
+    for photo in photos:
+        link = folder / photo.name
+        if not link.exists():
+            link.hardlink_to(photo)
+    manifest = {"property_id": PARTITION, "listing": {"address": "1 Benchmark Way", "price": 500000},
+                "options": {"target_duration_s": target_s, "aspects": ["16:9"]}}
+    (folder.parent / "manifest.json").write_text(json.dumps(manifest))
+
+
+def main(photos_dir: Path, count: int, root: Path, target_s: float) -> dict:
+    write_upload(root, sorted(photos_dir.glob("*.jpg"))[:count], target_s)
+    store = LocalStore(root=str(root))
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("property", [PARTITION])
+    since, started = time.time(), time.perf_counter()
+    result = materialize(
+        list(defs.assets), partition_key=PARTITION, instance=instance,
+        resources={"store": store, "models": ModelRegistry(), "io_manager": StoreJsonIOManager(store=store),
+                   "limits": UploadLimits()},
+    )
+    return {
+        "success": result.success,
+        "photos": count,
+        "end_to_end_s": round(time.perf_counter() - started, 3),
+        "steps": step_spans(instance, result.run_id, since),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "values_dir": str(root / "work" / PARTITION / "values"),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4]))))
