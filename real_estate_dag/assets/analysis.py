@@ -45,10 +45,11 @@ from real_estate_dag.ops.analysis import (
 )
 from real_estate_dag.ops.evidence import EvidenceSettings, Exemplars, photo_exemplars
 from real_estate_dag.ops.objects import detections_array, objects_report
+from real_estate_dag.ops.photo_analysis import ANALYSIS_SHORT_SIDE
+from real_estate_dag.ops.photos import load_photo
 from real_estate_dag.ops.probe import MediaError
 from real_estate_dag.ops.progress import counted
 from real_estate_dag.ops.reports import Report, frames_report, quality_report, rooms_report, shots_report
-from real_estate_dag.ops.room_eval import open_photo
 from real_estate_dag.ops.rooms import ROOM_TYPES, SequenceSettings
 from real_estate_dag.ops.shots import CutSettings
 from real_estate_dag.resources.store import Store, work_prefix
@@ -263,9 +264,9 @@ def property_exemplars(store: Store, property_manifest: dict, models: Models) ->
         return None
     rooms = models.rooms
     both = run_batched([photo["key"] for photo in photos], models.batch_size, lambda keys: np.concatenate(
-        rooms.classify([open_photo(store.local_path(k)) for k in keys]), axis=1))
+        rooms.classify([load_photo(store.local_path(k), k, 4 * ANALYSIS_SHORT_SIDE) for k in keys]), axis=1))
     probs, embeddings = both[:, : len(ROOM_TYPES)], both[:, len(ROOM_TYPES) :]
-    return photo_exemplars([photo.get("file") or photo["key"] for photo in photos], probs, embeddings,
+    return photo_exemplars([photo["name"] for photo in photos], probs, embeddings,
                            [photo.get("room") for photo in photos])
 
 

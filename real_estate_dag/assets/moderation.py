@@ -18,6 +18,7 @@ from real_estate_dag.assets.common import GROUP, OWNERS, decoded_video, property
 from real_estate_dag.gpu_resources.provenance import provenance
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.moderation import FACES, block_message, blocking, scan
+from real_estate_dag.ops.photos import load_photo
 from real_estate_dag.resources.safety import SAFETY, SafetySettings
 from real_estate_dag.resources.store import Store
 from real_estate_dag.retries import transient_retries
@@ -51,6 +52,8 @@ def moderation_asset(safety: SafetySettings) -> AssetsDefinition:
 
     return moderation
 
+PHOTO_SIDE = 1280  # photos are moderated at up to this long side (NudeNet looks at 320 px)
+
 
 def _images(store: Store, property_manifest: dict, video_frames: dict):
     for entry in video_frames["videos"]:
@@ -58,10 +61,7 @@ def _images(store: Store, property_manifest: dict, video_frames: dict):
         for sample in decoded.sampled:
             yield entry["name"], sample.time_s, np.asarray(decoded.sampled_image(sample))
     for photo in property_manifest.get("photos") or ():
-        from PIL import Image
-
-        with Image.open(store.local_path(photo["key"])) as image:
-            yield photo["name"], None, np.asarray(image.convert("RGB"))
+        yield photo["name"], None, np.asarray(load_photo(store.local_path(photo["key"]), photo["name"], PHOTO_SIDE))
 
 
 def _moderate(context: AssetExecutionContext, store: Store, models: ModelRegistry, safety: SafetySettings,
