@@ -168,25 +168,26 @@ def test_mixed_edit_prefers_footage_and_fills_rooms_with_photos(tiny_clip: Path,
             _photo_row("photos/living.jpg", "living_room", 0.9, "p2.jpg", 2)]
     params = SelectionParams(min_clip_s=2.0, max_clip_s=3.0, preferred_clip_s=2.5, title_s=1.0)
     edit = plan_edit(candidates, rows, 10.0, params)
-    summary = [(c["source"], c["room"], c["video"]) for c in edit.clips]
+    clips = [c.to_dict() for c in edit.clips]
+    summary = [(c["source"], c["room"], c["video"]) for c in clips]
     assert summary == [("photo", "exterior", "photos/front.jpg"), ("video", "living_room", "walk.mp4"),
                        ("video", "kitchen", "walk.mp4"), ("photo", "kitchen", "photos/kitchen.jpg")]
-    reasons = [c["reason"] for c in edit.clips]
+    reasons = [c["reason"] for c in clips]
     assert reasons[0].startswith("photo: no exterior footage")
     assert reasons[1].startswith("footage: best-scoring window of a living_room segment")
     assert reasons[3].startswith("photo: kitchen footage scores 0.20 < 0.3")
 
     size = (480, 270)  # the renderer's own frame sizes are checked by the photo-only showcase
     sources = []
-    for c in edit.clips:
+    for c in clips:
         if c["source"] == "photo":
-            segment = photo_segment(tmp_path / c["photo_key"], c["room"], (c["focus_x"], c["focus_y"]),
+            segment = photo_segment(tmp_path / c["photo_key"], c["room"], c["focus"],
                                     c["duration_s"], size, FPS, tmp_path / f"seg{c['order']}.mp4")
             sources.append(RenderClip(segment, 0.0, c["duration_s"], False, 16 / 9, kind="photo"))
         else:
             sources.append(RenderClip(tiny_clip, c["in_s"], c["duration_s"], True, 16 / 9))
     title = draw_title_card(Listing(address="3 Elm St"), "elm", size, tmp_path / "title.png",
-                            background=tmp_path / "p0.jpg")
+                            Image.open(tmp_path / "p0.jpg"))
     rendered = render_showcase(sources, title, tmp_path / "mixed.mp4", size, title_s=1.0, crossfade_s=0.5,
                                music=music_track)
     assert (rendered.width, rendered.height, rendered.video_codec, rendered.audio_codec) == (480, 270, "h264", "aac")
