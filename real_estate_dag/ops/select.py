@@ -10,12 +10,14 @@ showcase ends on the grid too. A clip that cannot move keeps its length and the 
 onto the grid.
 """
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from real_estate_dag.ops.beats import MusicBeats
+from real_estate_dag.ops.render import FPS
 from real_estate_dag.ops.rooms import ROOM_ORDER
 from real_estate_dag.ops.timecode import first_frame_at, frame_end_time, frame_start_time, last_frame_before
 
@@ -198,10 +200,19 @@ def place_on_time_line(pairs: list[tuple[Candidate, Clip]], params: SelectionPar
         return next((t for t in sorted(options, key=lambda t: (t not in bars or not from_bar, abs(t - raw)))
                      if low - 1e-6 <= t <= high + 1e-6), None)
 
+    def frame_cut(t: float) -> float:
+        """``t`` moved by under half a frame so that the crossfade around it starts on a frame."""
+        return round((t - fade / 2) * FPS) / FPS + fade / 2
+
+    def whole_frames(length: float) -> float:
+        """The longest whole number of frames within ``length``: the render cuts on frames."""
+        return math.floor(length * FPS + 1e-6) / FPS
+
     title = params.title_s
     cut = title - fade / 2
     if snap and (moved := on_grid(cut, fade / 2, 2 * title, True)) is not None:
-        cut, title = moved, moved + fade / 2
+        cut = frame_cut(moved)
+        title = cut + fade / 2
     clips, cuts = [], [cut]
     closing = params.closing_s
     for k, (c, clip) in enumerate(pairs):
@@ -209,14 +220,18 @@ def place_on_time_line(pairs: list[tuple[Candidate, Clip]], params: SelectionPar
         tail = fade / 2 if last else fade  # the last clip ends the showcase without a fade
         raw = cut + clip.duration_s - tail
         placed = clip
+        on_bar = bool(len(bars)) and float(np.abs(bars - cut).min()) < 1 / FPS
         if snap:
             low, high = cut + params.min_clip_s - tail, cut + params.max_clip_s - tail
-            for target in dict.fromkeys(t for t in [on_grid(raw, low, high, cut in bars or not use_bars),
+            for target in dict.fromkeys(t for t in [on_grid(raw, low, high, on_bar or not use_bars),
                                                      on_grid(raw, low, high, False)] if t is not None):
-                moved = _moved_window(c, clip, target - cut + tail, params.beat_quality_keep)
+                end = round(target * FPS) / FPS if last else frame_cut(target)
+                moved = _moved_window(c, clip, end - cut + tail, params.beat_quality_keep)
                 if moved is not None:
-                    placed = _clip_at(c, clip, moved[0], target - cut + tail, moved[1])
+                    placed = _clip_at(c, clip, moved[0], end - cut + tail, moved[1])
                     break
+        if placed is clip and whole_frames(clip.duration_s) != clip.duration_s:
+            placed = _clip_at(c, clip, clip.in_s, whole_frames(clip.duration_s), clip.score)
         start = cut - fade / 2
         clips.append(replace(placed, showcase_in_s=round(start, 4), showcase_out_s=round(start + placed.duration_s, 4)))
         cut = start + placed.duration_s - (0.0 if last else fade / 2)
@@ -224,7 +239,7 @@ def place_on_time_line(pairs: list[tuple[Candidate, Clip]], params: SelectionPar
     if closing > 0:
         raw_end = cut + closing - fade / 2
         if snap and (end := on_grid(raw_end, cut + fade, cut + 2 * closing, True)) is not None:
-            closing = end - cut + fade / 2
+            closing = round(end * FPS) / FPS - cut + fade / 2
         cuts.append(cut + closing - fade / 2)
     return clips, round(title, 4), round(closing, 4), [round(t, 4) for t in cuts]
 
