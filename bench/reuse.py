@@ -68,3 +68,61 @@ def measure_reuse(values: Path, store: Path, work: Path) -> dict:
             "price change / full render": round(rows["price change"]["seconds"] / full, 3),
         },
     }
+
+
+def synthetic_values(video: Path, folder: Path, clip_count: int = 5, clip_s: float = 4.0) -> tuple[Path, Path]:
+    """Stored values for ``measure_reuse`` without running the pipeline: ``clip_count`` clips of
+    ``clip_s`` seconds spread over ``video``, in a store laid out as the pipeline's."""
+    import av
+    from PIL import Image
+
+    from real_estate_dag.ops.inputs import fingerprint
+    from real_estate_dag.ops.manifest import parse_manifest
+
+    store = folder / "store"
+    upload = store / "uploads" / "bench-property"
+    upload.mkdir(parents=True, exist_ok=True)
+    target = upload / video.name
+    if not target.exists():
+        target.hardlink_to(video)
+    Image.new("RGB", (400, 500), (190, 150, 120)).save(upload / "agent.jpg")
+    Image.new("RGBA", (400, 160), (240, 240, 240, 255)).save(upload / "logo.png")
+    manifest = parse_manifest(json.dumps({
+        "property_id": "bench-property", "videos": [video.name],
+        "listing": {"address": "1 Benchmark Way", "price": 500000, "bedrooms": 3, "bathrooms": 2},
+        "brand": {"agent_name": "Bench Agent", "agent_phone": "+1 555 0100", "agent_portrait": "agent.jpg",
+                  "brokerage": "Bench Realty", "logo": "logo.png", "listing_url": "https://bench.example/1"},
+        "options": {"target_duration_s": 20, "aspects": ["16:9"]}}).encode())
+    with av.open(str(video)) as container:
+        duration = container.duration / av.time_base
+    step = (duration - clip_s) / clip_count
+    clips = [{"order": i, "video": video.name, "room": "living_room", "score": 0.5 + 0.01 * i,
+              "in_s": round(i * step + 0.5, 3), "duration_s": clip_s,
+              "showcase_in_s": 2.5 + i * (clip_s - 0.5), "showcase_out_s": 2.5 + i * (clip_s - 0.5) + clip_s}
+             for i in range(clip_count)]
+    values = folder / "values"
+    values.mkdir(exist_ok=True)
+    brand_files = {f: {"key": f"uploads/bench-property/{n}"} for f, n in manifest.brand.files().items()}
+    (values / "property_manifest.json").write_text(json.dumps({
+        "manifest": manifest.to_dict(), "brand_files": brand_files,
+        "videos": [{"name": video.name, "key": f"uploads/bench-property/{video.name}",
+                    "facts": {"has_audio": True}, "fingerprint": fingerprint(target)}]}))
+    (values / "selected_clips.json").write_text(json.dumps({
+        "clips": clips, "title_s": 3.0, "closing_s": 3.0, "params": {"crossfade_s": 0.5}}))
+    return values, store
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import render_floor
+
+    video, work = Path(sys.argv[1]), Path(sys.argv[2])
+    shutil.rmtree(work, ignore_errors=True)
+    values, store = synthetic_values(video, work)
+    floor_s, _ = render_floor(store / "uploads" / "bench-property" / video.name, values, work / "floor.mp4")
+    report = measure_reuse(values, store, work / "reuse")
+    report["render_floor_s"] = round(floor_s, 3)
+    report["ratios"]["full render / render floor"] = round(report["full_s"] / floor_s, 3)
+    print(json.dumps(report, indent=2))

@@ -13,12 +13,14 @@ With narration, a window loses score for the words of the sentences it cuts, its
 move into pauses (never inside a word), and it is not moved onto the beat: the agent's words win.
 """
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from real_estate_dag.ops.beats import MusicBeats
+from real_estate_dag.ops.render import FPS
 from real_estate_dag.ops.rooms import ROOM_ORDER
 from real_estate_dag.ops.speech import Segment, Transcript, Word, sentences_cut, snap_window
 from real_estate_dag.ops.timecode import first_frame_at, frame_end_time, frame_start_time, last_frame_before
@@ -210,9 +212,8 @@ def _clip_at(c: Candidate, clip: Clip, start: float, length: float, score: float
 
 
 def photo_for(clip: Clip, length: float) -> Clip:
-    """A photo clip shown for ``length`` seconds (its frames at the clip's own rate)."""
-    rate = (clip.out_frame + 1) / clip.duration_s
-    return replace(clip, out_frame=max(0, round(length * rate) - 1), out_s=round(length, 4),
+    """A photo clip shown for ``length`` seconds."""
+    return replace(clip, out_frame=max(0, round(length * FPS) - 1), out_s=round(length, 4),
                    duration_s=round(length, 4))
 
 
@@ -234,10 +235,19 @@ def place_on_time_line(pairs: list[tuple[Candidate | None, Clip]], params: Selec
         return next((t for t in sorted(options, key=lambda t: (t not in bars or not from_bar, abs(t - raw)))
                      if low - 1e-6 <= t <= high + 1e-6), None)
 
+    def frame_cut(t: float) -> float:
+        """``t`` moved by under half a frame so that the crossfade around it starts on a frame."""
+        return round((t - fade / 2) * FPS) / FPS + fade / 2
+
+    def whole_frames(length: float) -> float:
+        """The longest whole number of frames within ``length``: the render cuts on frames."""
+        return math.floor(length * FPS + 1e-6) / FPS
+
     title = params.title_s
     cut = title - fade / 2
     if snap and (moved := on_grid(cut, fade / 2, 2 * title, True)) is not None:
-        cut, title = moved, moved + fade / 2
+        cut = frame_cut(moved)
+        title = cut + fade / 2
     clips, cuts = [], [cut]
     closing = params.closing_s
     for k, (c, clip) in enumerate(pairs):
@@ -245,18 +255,22 @@ def place_on_time_line(pairs: list[tuple[Candidate | None, Clip]], params: Selec
         tail = fade / 2 if last else fade  # the last clip ends the showcase without a fade
         raw = cut + clip.duration_s - tail
         placed = clip
+        on_bar = bool(len(bars)) and float(np.abs(bars - cut).min()) < 1 / FPS
         if snap and (c is None or not c.words):  # a narrated clip keeps its pause-snapped window
             low, high = cut + params.min_clip_s - tail, cut + params.max_clip_s - tail
-            for target in dict.fromkeys(t for t in [on_grid(raw, low, high, cut in bars or not use_bars),
+            for target in dict.fromkeys(t for t in [on_grid(raw, low, high, on_bar or not use_bars),
                                                      on_grid(raw, low, high, False)] if t is not None):
-                length = target - cut + tail
+                end = round(target * FPS) / FPS if last else frame_cut(target)
                 if c is None:  # a photo has no window to keep inside: any length fits
-                    placed = photo_for(clip, length)
+                    placed = photo_for(clip, end - cut + tail)
                     break
-                moved = _moved_window(c, clip, length, params.beat_quality_keep)
+                moved = _moved_window(c, clip, end - cut + tail, params.beat_quality_keep)
                 if moved is not None:
-                    placed = _clip_at(c, clip, moved[0], length, moved[1])
+                    placed = _clip_at(c, clip, moved[0], end - cut + tail, moved[1])
                     break
+        if placed is clip and whole_frames(clip.duration_s) != clip.duration_s:
+            placed = photo_for(clip, whole_frames(clip.duration_s)) if c is None else \
+                _clip_at(c, clip, clip.in_s, whole_frames(clip.duration_s), clip.score)
         start = cut - fade / 2
         clips.append(replace(placed, showcase_in_s=round(start, 4), showcase_out_s=round(start + placed.duration_s, 4)))
         cut = start + placed.duration_s - (0.0 if last else fade / 2)
@@ -264,7 +278,7 @@ def place_on_time_line(pairs: list[tuple[Candidate | None, Clip]], params: Selec
     if closing > 0:
         raw_end = cut + closing - fade / 2
         if snap and (end := on_grid(raw_end, cut + fade, cut + 2 * closing, True)) is not None:
-            closing = end - cut + fade / 2
+            closing = round(end * FPS) / FPS - cut + fade / 2
         cuts.append(cut + closing - fade / 2)
     return clips, round(title, 4), round(closing, 4), [round(t, 4) for t in cuts]
 
