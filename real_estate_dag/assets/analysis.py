@@ -119,8 +119,10 @@ class AnalysisConfig(Config):
     detector_stride: int = 2
     detector_confidence: float = 0.2
     # room evidence (ops.evidence): log-odds a confident object rule adds to its room, and the share of the
-    # property's photos' vote in a frame that clearly matches one of them
+    # property's photos' vote in a frame that clearly matches one of them; what a frame seen without any of a
+    # room's telltale objects (a bathroom's toilet or sink) takes from the room's log-odds
     object_weight: float = 3.0
+    absence_weight: float = 1.5
     exemplar_weight: float = 0.5
 
 
@@ -191,7 +193,7 @@ def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Stor
         yield from _no_footage(store, key, selected)
         return
     sequence = SequenceSettings(config.switch_penalty, config.cut_switch_penalty, config.min_dwell_s)
-    evidence = EvidenceSettings(config.object_weight, config.exemplar_weight)
+    evidence = EvidenceSettings(config.object_weight, config.absence_weight, config.exemplar_weight)
     device = registry.resolved_device()
     models = Models(
         device=device, batch_size=registry.batch_size,
@@ -227,7 +229,7 @@ def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Stor
         shots = [v["shots"] for v in report.value["videos"]]
     elif models.want_samples:
         shots = [v["shots"] for v in stored_value(context, io_manager, "shot_boundaries")["videos"]]
-    detections = None
+    detections, stride = None, models.detect.stride
     if models.detector is not None:
         report = objects_report(passes, shots, models.detector.backend.version_tag, models.detector.device,
                                 models.detect, seconds)
@@ -235,13 +237,14 @@ def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Stor
                                       provenance(models.detector)), report.summary))
         detections = [p.samples["detections"] for p in passes]
     elif models.rooms is not None:
-        detections = [detections_array(v["detections"])
-                      for v in stored_value(context, io_manager, "detected_objects")["videos"]]
+        stored = stored_value(context, io_manager, "detected_objects")
+        detections, stride = [detections_array(v["detections"]) for v in stored["videos"]], stored["stride"]
     if models.rooms is not None:
         backend = models.rooms.backend
         exemplars = property_exemplars(store, property_manifest, models)
         report = rooms_report(passes, shots, backend.version_tag, device, sequence, seconds,
-                              store.work_dir(key, "rooms"), work_prefix(key, "rooms"), evidence, detections, exemplars)
+                              store.work_dir(key, "rooms"), work_prefix(key, "rooms"), evidence, detections, stride,
+                              exemplars)
         store.save_dir(work_prefix(key, "rooms"))
         results.append((report_result(store, key, "room_labels", report, "rooms", provenance(models.rooms)),
                         report.summary))

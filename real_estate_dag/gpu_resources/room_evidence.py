@@ -76,3 +76,7 @@ OBJECT_RULES: tuple[ObjectRule, ...] = (
     ObjectRule("exterior", ("fire hydrant",), 0.6),
     ObjectRule("exterior", ("stop sign",), 0.6),
 )
+# A room whose telltale objects a detector finds in nearly every frame of it: a frame the detector saw
+# without any of them is evidence against the room (an empty white room is no bathroom without a toilet
+# or a sink in sight).
+TELLTALE_OBJECTS: dict[str, tuple[str, ...]] = {"bathroom": ("toilet", "sink", "toothbrush", "hair drier")}

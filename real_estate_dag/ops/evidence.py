@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from real_estate_dag.gpu_resources.detector import COCO_CLASSES
-from real_estate_dag.gpu_resources.room_evidence import OBJECT_RULES, ObjectRule
+from real_estate_dag.gpu_resources.room_evidence import OBJECT_RULES, TELLTALE_OBJECTS, ObjectRule
 from real_estate_dag.ops.rooms import ROOM_TYPES
 
 # Cosine similarity of room-backbone embeddings (MobileNetV2 features) at which a frame starts to count as
@@ -20,6 +20,7 @@ EXEMPLAR_TEMPERATURE = 0.03  # softmax temperature over each room's best photo s
 @dataclass(frozen=True)
 class EvidenceSettings:
     object_weight: float = 3.0  # log-odds a fully confident object rule adds to its room
+    absence_weight: float = 1.5  # log-odds a frame seen without any of a room's telltale objects takes from it
     exemplar_weight: float = 0.5  # share of the exemplar vote in a frame that clearly matches a photo
 
     def __post_init__(self) -> None:
@@ -30,22 +31,29 @@ class EvidenceSettings:
             raise ValueError(f"room evidence setting 'exemplar_weight' must be at most 1, not {self.exemplar_weight}")
 
 
-def frame_objects(detections: np.ndarray, frames: int) -> list[dict[str, float]]:
-    """Per frame, each detected class name and its highest confidence; ``detections`` are rows of
-    ``detector.COLUMNS`` whose first column is the frame's index."""
-    found: list[dict[str, float]] = [{} for _ in range(frames)]
+Objects = list[dict[str, float] | None]
+
+
+def frame_objects(detections: np.ndarray, frames: int, stride: int = 1) -> Objects:
+    """Per frame, each detected class name and its highest confidence, or None for a frame the detector
+    did not see (it sees every ``stride``-th); ``detections`` are rows of ``detector.COLUMNS`` whose first
+    column is the frame's index."""
+    found: Objects = [{} if i % stride == 0 else None for i in range(frames)]
     for frame, cls, confidence in detections[:, :3]:
         seen = found[int(frame)]
+        assert seen is not None, f"a detection in frame {int(frame)}, which the detector did not see"
         name = COCO_CLASSES[int(cls)]
         seen[name] = max(seen.get(name, 0.0), float(confidence))
     return found
 
 
-def object_evidence(objects: list[dict[str, float]], rules: tuple[ObjectRule, ...] = OBJECT_RULES) -> np.ndarray:
+def object_evidence(objects: Objects, rules: tuple[ObjectRule, ...] = OBJECT_RULES) -> np.ndarray:
     """(frames, len(ROOM_TYPES)) evidence in 0..1 per room: the noisy-or of the strengths of the rules
     that fire in the frame (all their objects seen, none of their ``unless``)."""
     evidence = np.zeros((len(objects), len(ROOM_TYPES)))
     for frame, seen in enumerate(objects):
+        if seen is None:
+            continue
         missed = np.ones(len(ROOM_TYPES))
         for rule in rules:
             if all(o in seen for o in rule.objects) and not any(u in seen for u in rule.unless):
@@ -54,10 +62,26 @@ def object_evidence(objects: list[dict[str, float]], rules: tuple[ObjectRule, ..
     return evidence
 
 
-def fuse_objects(probs: np.ndarray, evidence: np.ndarray, weight: float) -> np.ndarray:
-    """Room probabilities with each room's object evidence added to its log-odds (times ``weight``)."""
-    fused = probs * np.exp(weight * evidence)
+def telltales_missing(objects: Objects, telltales: dict[str, tuple[str, ...]] = TELLTALE_OBJECTS) -> np.ndarray:
+    """(frames, len(ROOM_TYPES)): 1 where the detector saw the frame and none of the room's telltale objects."""
+    missing = np.zeros((len(objects), len(ROOM_TYPES)))
+    for frame, seen in enumerate(objects):
+        if seen is not None:
+            for room, names in telltales.items():
+                missing[frame, ROOM_TYPES.index(room)] = not any(name in seen for name in names)
+    return missing
+
+
+def fuse_objects(probs: np.ndarray, log_odds: np.ndarray) -> np.ndarray:
+    """Room probabilities with ``log_odds`` added to each room's log-odds."""
+    fused = probs * np.exp(log_odds)
     return fused / fused.sum(axis=1, keepdims=True)
+
+
+def object_log_odds(objects: Objects, settings: EvidenceSettings) -> np.ndarray:
+    """(frames, len(ROOM_TYPES)) what the objects add to each room's log-odds: its evidence times
+    ``object_weight``, less ``absence_weight`` where the frame was seen without the room's telltales."""
+    return settings.object_weight * object_evidence(objects) - settings.absence_weight * telltales_missing(objects)
 
 
 def exemplar_vote(embeddings: np.ndarray, photo_embeddings: np.ndarray,
@@ -111,11 +135,14 @@ def photo_exemplars(names: list[str], probs: np.ndarray, embeddings: np.ndarray,
     return Exemplars(tuple(names), embeddings, labels, tuple("manifest" if r else "classifier" for r in known))
 
 
-def fused_probabilities(probs: np.ndarray, embeddings: np.ndarray, objects: list[dict[str, float]] | None,
+def fused_probabilities(probs: np.ndarray, embeddings: np.ndarray, objects: Objects | None,
                         exemplars: Exemplars | None, settings: EvidenceSettings) -> tuple[np.ndarray, np.ndarray]:
-    """The room probabilities the room sequence uses, and the object evidence (zeros without detections):
-    the room model's, blended with the exemplar vote, then with the objects' evidence added."""
+    """The room probabilities the room sequence uses, and what the objects added to each room's log-odds
+    (zeros without detections): the room model's, blended with the exemplar vote, then fused with the
+    objects."""
     if exemplars is not None:
         probs = blend_exemplars(probs, embeddings, exemplars.embeddings, exemplars.rooms, settings.exemplar_weight)
-    evidence = object_evidence(objects) if objects is not None else np.zeros_like(probs)
-    return fuse_objects(probs, evidence, settings.object_weight), evidence
+    if objects is None:
+        return probs, np.zeros_like(probs)
+    log_odds = object_log_odds(objects, settings)
+    return fuse_objects(probs, log_odds), log_odds

@@ -140,10 +140,10 @@ def segment_strip(decoded: DecodedVideo, samples: Sequence[int], count: int = 3)
                            height=36)
 
 
-def objects_text(objects: Sequence[dict[str, float]]) -> str:
+def objects_text(objects: Sequence[dict[str, float] | None]) -> str:
     """The objects seen in some frames, each with its highest confidence, most confident first."""
     best: dict[str, float] = {}
-    for seen in objects:
+    for seen in filter(None, objects):
         for name, confidence in seen.items():
             best[name] = max(best.get(name, 0.0), confidence)
     return ", ".join(f"{n} {c:.2f}" for n, c in sorted(best.items(), key=lambda item: -item[1]))
@@ -151,10 +151,12 @@ def objects_text(objects: Sequence[dict[str, float]]) -> str:
 
 def rooms_report(passes: Sequence[VideoPass], shots: Sequence[list[list[int]]], backend: str, device: str,
                  settings: SequenceSettings, seconds: float, out_dir: Path, prefix: str, evidence: EvidenceSettings,
-                 detections: Sequence[np.ndarray] | None = None, exemplars: Exemplars | None = None) -> Report:
+                 detections: Sequence[np.ndarray] | None = None, detection_stride: int = 1,
+                 exemplars: Exemplars | None = None) -> Report:
     """room_labels from each pass's sample probabilities, fused with the detector's object evidence
-    (``detections``, per video) and the property's photos (``exemplars``), and its video's shots; the
-    embeddings are saved in ``out_dir``, which the store keeps under ``prefix``."""
+    (``detections``, per video, of every ``detection_stride``-th sampled frame) and the property's photos
+    (``exemplars``), and its video's shots; the embeddings are saved in ``out_dir``, which the store keeps
+    under ``prefix``."""
     segments = []
     videos = []
     plot_rows = []
@@ -162,9 +164,10 @@ def rooms_report(passes: Sequence[VideoPass], shots: Sequence[list[list[int]]], 
     objects_by_name = {}
     for index, (p, video_shots) in enumerate(zip(passes, shots, strict=True)):
         model_probs, embeddings = p.samples["room_probs"], p.samples["embeddings"]
-        objects = None if detections is None else frame_objects(detections[index], len(model_probs))
-        probs, object_evidence = fused_probabilities(model_probs, embeddings, objects, exemplars, evidence)
-        objects_by_name[p.name] = objects or [{} for _ in range(len(probs))]
+        objects = None if detections is None else frame_objects(detections[index], len(model_probs),
+                                                                  detection_stride)
+        probs, object_log_odds = fused_probabilities(model_probs, embeddings, objects, exemplars, evidence)
+        objects_by_name[p.name] = objects or [None] * len(probs)
         embeddings_file = f"{index:02d}-embeddings.npy"
         np.save(out_dir / embeddings_file, embeddings.astype(np.float16))
         times = p.decoded.times()
@@ -175,7 +178,7 @@ def rooms_report(passes: Sequence[VideoPass], shots: Sequence[list[list[int]]], 
         videos.append({"name": p.name, "embeddings": f"{prefix}/{embeddings_file}",
                        "sample_probs": np.round(probs, 4).tolist(),
                        "model_probs": np.round(model_probs, 4).tolist(),
-                       "object_evidence": np.round(object_evidence, 4).tolist(),
+                       "object_log_odds": np.round(object_log_odds, 4).tolist(),
                        "path": [ROOM_TYPES[i] if i >= 0 else None for i in sequence.path]})
         top = probs.argmax(axis=1) if len(probs) else np.zeros(0, dtype=np.int64)
         plot_rows.append(RoomSequenceRow(

@@ -139,7 +139,7 @@ def test_the_reports_hold_values_tables_and_pictures(decoded_pass: tuple[VideoPa
     assert np.load(tmp_path / "00-embeddings.npy").shape == result.samples["embeddings"].shape
     assert all(isinstance(row["frames"], Image.Image) for row in rooms.metadata["segments"])
     assert len(rooms.table) == rooms.metadata["segment_count"] == len(segments)
-    assert rooms.value["evidence"] == {"object_weight": 3.0, "exemplar_weight": 0.5}
+    assert rooms.value["evidence"] == {"object_weight": 3.0, "absence_weight": 1.5, "exemplar_weight": 0.5}
 
     objects = objects_report(passes, [video["shots"]], "yolov4-tiny", "cpu", DetectSettings(stride=3), 2.0)
     [entry] = objects.value["videos"]
@@ -153,11 +153,12 @@ def test_the_reports_hold_values_tables_and_pictures(decoded_pass: tuple[VideoPa
     np.testing.assert_allclose(detections_array(entry["detections"]), result.samples["detections"], atol=1e-3)
     # fused with the objects, the probabilities still sum to one and the room model's are kept beside them
     fused = rooms_report(passes, [video["shots"]], "mobilenet", "cpu", SequenceSettings(), 2.0, tmp_path,
-                         "work/p/rooms", EvidenceSettings(), [result.samples["detections"]])
+                         "work/p/rooms", EvidenceSettings(), [result.samples["detections"]], 3)
     [fused_video] = fused.value["videos"]
     np.testing.assert_allclose(np.array(fused_video["sample_probs"]).sum(axis=1), 1.0, atol=1e-3)
     assert fused_video["model_probs"] == rooms.value["videos"][0]["sample_probs"]
-    assert np.array(fused_video["object_evidence"]).shape == (16, len(ROOM_TYPES))
+    log_odds = np.array(fused_video["object_log_odds"])
+    assert log_odds.shape == (16, len(ROOM_TYPES)) and not log_odds[1::3].any()  # frames the detector did not see
 
     quality_model = IqaModel(resolve_quality()[-1], "cpu")
     scores = quality_report(passes, [video["shots"]], quality_model, "cpu", 2.0)

@@ -17,7 +17,9 @@ from real_estate_dag.ops.evidence import (
     fuse_objects,
     fused_probabilities,
     object_evidence,
+    object_log_odds,
     photo_exemplars,
+    telltales_missing,
 )
 from real_estate_dag.ops.rooms import ROOM_TYPES
 
@@ -53,17 +55,34 @@ def test_object_rules_read_a_frame_as_a_buyer_would() -> None:
 
 
 def test_fusion_turns_a_hesitant_frame_with_a_bed_into_a_bedroom_and_leaves_the_rest() -> None:
-    probs = np.full((2, len(ROOM_TYPES)), 0.05)
+    probs = np.full((3, len(ROOM_TYPES)), 0.05)
     probs[:, room("living_room")], probs[:, room("bedroom")] = 0.45, 0.25
     probs /= probs.sum(axis=1, keepdims=True)
-    evidence = object_evidence(frame_objects(detections({"bed": 0.8}, {}), 2))
-    fused = fuse_objects(probs, evidence, EvidenceSettings().object_weight)
+    settings = EvidenceSettings(absence_weight=0.0)
+    objects = frame_objects(detections({"bed": 0.8}, {}, {}), 3, stride=2)
+    assert objects == [{"bed": pytest.approx(0.8)}, None, {}]  # the detector sees every second frame
+    fused, log_odds = fused_probabilities(probs, np.zeros((3, 4)), objects, None, settings)
     np.testing.assert_allclose(fused.sum(axis=1), 1.0)
     assert fused[0].argmax() == room("bedroom") and probs[0].argmax() == room("living_room")
-    np.testing.assert_allclose(fused[1], probs[1])  # no objects: the room model's own probabilities
-    np.testing.assert_allclose(fuse_objects(probs, evidence, 0.0), probs)  # weight 0: objects ignored
+    np.testing.assert_allclose(log_odds[0, room("bedroom")], settings.object_weight * 0.8)
+    np.testing.assert_allclose(fused[1:], probs[1:])  # no objects: the room model's own probabilities
+    off = EvidenceSettings(object_weight=0.0, absence_weight=0.0)
+    np.testing.assert_allclose(fused_probabilities(probs, np.zeros((3, 4)), objects, None, off)[0], probs)
     with pytest.raises(ValueError, match="'exemplar_weight' must be at most 1"):
         EvidenceSettings(exemplar_weight=1.5)
+
+
+def test_a_frame_seen_without_a_toilet_or_sink_counts_against_bathroom() -> None:
+    probs = np.full((5, len(ROOM_TYPES)), 0.05)
+    probs[:, room("bathroom")], probs[:, room("other")] = 0.4, 0.3  # an empty white room: "bathroom"
+    probs /= probs.sum(axis=1, keepdims=True)
+    objects = frame_objects(detections({}, {}, {"sink": 0.7}, {}, {"clock": 0.5}), 5, stride=2)
+    missing = telltales_missing(objects)
+    assert missing[:, room("bathroom")].tolist() == [1, 0, 0, 0, 1]  # frame 2 has its sink, 1 and 3 were not seen
+    assert missing[:, [i for i in range(len(ROOM_TYPES)) if i != room("bathroom")]].sum() == 0
+    fused = fuse_objects(probs, object_log_odds(objects, EvidenceSettings()))
+    assert [ROOM_TYPES[i] for i in fused.argmax(axis=1)] == ["other", "bathroom", "bathroom", "bathroom", "other"]
+    np.testing.assert_allclose(fused[1], probs[1])
 
 
 @pytest.fixture(scope="module")
