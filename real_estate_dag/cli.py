@@ -230,6 +230,11 @@ def add_rooms(parser: argparse.ArgumentParser) -> None:
     evaluate = actions.add_parser("eval", help="per-class recall, confusion matrix and balanced accuracy of the "
                                   "room model (REDAG_* settings) on labelled photos", description=layout)
     evaluate.add_argument("folder", type=Path, metavar="DIR")
+    evaluate.add_argument("--object-weight", type=float, metavar="W",
+                          help="weight of the detected objects' evidence (default: the pipeline's object_weight; "
+                          "0: the room model alone)")
+    evaluate.add_argument("--detector-confidence", type=float, metavar="C",
+                          help="lowest confidence of a detection used (default: the pipeline's detector_confidence)")
     fit = actions.add_parser("fit", help="fit a room head on the room model's embeddings of labelled photos",
                              description=f"{layout}; use the head with REDAG_ROOM_HEAD=FILE")
     fit.add_argument("folder", type=Path, metavar="DIR")
@@ -249,6 +254,8 @@ def cmd_rooms(args: argparse.Namespace) -> int:
     from real_estate_dag.gpu_resources.room_head import RoomHeadError, fit_head
     from real_estate_dag.gpu_resources.weights_folder import WeightsMismatchError, sha256_file
     from real_estate_dag.ops import room_eval
+    from real_estate_dag.ops.analysis import DetectSettings
+    from real_estate_dag.ops.evidence import EvidenceSettings
 
     try:
         photos = room_eval.labelled_photos(args.folder)
@@ -257,7 +264,15 @@ def cmd_rooms(args: argparse.Namespace) -> int:
         print(f"room model {model.backend.version_tag} on {model.device}"
               + (f" (fell back from {model.fallback_from})" if model.fallback_from else ""))
         if args.action == "eval":
-            print("\n".join(room_eval.evaluate(model, photos, registry.batch_size, photo_progress).report()))
+            weight = EvidenceSettings().object_weight if args.object_weight is None else args.object_weight
+            confidence = DetectSettings().confidence if args.detector_confidence is None else args.detector_confidence
+            objects = None
+            if weight > 0:
+                detector = registry.detector_model()
+                objects = room_eval.ObjectEvidence(detector, confidence, EvidenceSettings(object_weight=weight))
+                print(f"object evidence from {detector.backend.version_tag} at {detector.size} px, weight "
+                      f"{weight:g}, confidence {confidence:g}")
+            print("\n".join(room_eval.evaluate(model, photos, registry.batch_size, photo_progress, objects).report()))
             return 0
         embeddings, labels, classes = room_eval.embeddings_and_labels(model, photos, registry.batch_size,
                                                                       photo_progress)

@@ -345,8 +345,8 @@ def test_rerunning_the_analysis_gives_the_same_edit_decision_list(corpus) -> Non
     again = run(root, instance, GOOD, AssetSelection.assets("selected_clips").upstream())
     assert again.success
     assert {e.asset_key.path[-1] for e in again.get_asset_materialization_events()} == {
-        "property_manifest", "video_frames", "shot_boundaries", "room_labels", "quality_scores", "music_beats",
-        "narration", "selected_clips"}
+        "property_manifest", "video_frames", "shot_boundaries", "detected_objects", "room_labels", "quality_scores",
+        "music_beats", "narration", "selected_clips"}
     assert first["clips"] and json.loads(clips_value.read_text()) == first
     for table in tables:
         pd.testing.assert_frame_equal(pd.read_parquet(staged / f"{table}.parquet"), first_tables[table])

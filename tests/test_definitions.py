@@ -24,7 +24,7 @@ def test_workspace_loads_with_the_dagster_cli(tmp_path: Path) -> None:
 def test_asset_graph_partitions_pools_and_code_versions() -> None:
     graph = defs.resolve_asset_graph()
     nodes = {node.key.path[-1]: node for node in graph.asset_nodes}
-    assert set(nodes) == {"property_manifest", "video_frames", "shot_boundaries", "room_labels",
+    assert set(nodes) == {"property_manifest", "video_frames", "shot_boundaries", "detected_objects", "room_labels",
                           "quality_scores", "music_beats", "narration", "moderation", "agent_intro",
                           "selected_clips", "showcase_video"}
     assert all(node.partitions_def.name == "property" for node in nodes.values())
@@ -32,7 +32,8 @@ def test_asset_graph_partitions_pools_and_code_versions() -> None:
     assert "+transnetv2" in shots_version and shots_version.endswith(f"@{digest_of(transnet_weights())[:12]}")
     assert digest_of(mobilenet_weights())[:12] in nodes["room_labels"].code_version
     assert "piqe" in nodes["quality_scores"].code_version
-    analysis = {"video_frames", "shot_boundaries", "room_labels", "quality_scores"}
+    assert nodes["detected_objects"].code_version.startswith("objects-v1+yolov4-tiny-coco:opencv-dnn@")
+    analysis = {"video_frames", "shot_boundaries", "detected_objects", "room_labels", "quality_scores"}
     # one step decodes and runs the models at once, so it holds the GPU slot throughout
     assert {k for k, n in nodes.items() if "gpu" in n.pools} == analysis
     [analysis_def] = {graph.assets_def_for_key(nodes[k].key) for k in analysis}

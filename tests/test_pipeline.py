@@ -62,8 +62,9 @@ def test_every_asset_materialises(pipeline) -> None:
     _, result, _ = pipeline
     assert result.success
     done = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
-    assert done == {"property_manifest", "video_frames", "shot_boundaries", "room_labels", "quality_scores",
-                    "music_beats", "narration", "moderation", "agent_intro", "selected_clips", "showcase_video"}
+    assert done == {"property_manifest", "video_frames", "shot_boundaries", "detected_objects", "room_labels",
+                    "quality_scores", "music_beats", "narration", "moderation", "agent_intro", "selected_clips",
+                    "showcase_video"}
     checks = {e.event_specific_data.check_name: e.event_specific_data.passed
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert checks["clips_inside_shots"] and checks["format"] and checks["duration_matches_edit"]

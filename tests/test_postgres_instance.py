@@ -15,8 +15,8 @@ from real_estate_dag.resources.io_manager import StoreJsonIOManager
 from real_estate_dag.resources.limits import UploadLimits
 from real_estate_dag.resources.store import LocalStore
 
-ASSETS = ["property_manifest", "video_frames", "shot_boundaries", "room_labels", "quality_scores", "music_beats",
-          "narration", "moderation", "agent_intro", "selected_clips", "showcase_video"]
+ASSETS = ["property_manifest", "video_frames", "shot_boundaries", "detected_objects", "room_labels",
+          "quality_scores", "music_beats", "narration", "moderation", "agent_intro", "selected_clips", "showcase_video"]
 
 
 @pytest.fixture(scope="module")

@@ -74,6 +74,8 @@ def test_eval_prints_recall_per_class_the_confusion_matrix_and_the_balanced_accu
     code, lines, err = run_rooms(capsys, "eval", str(rooms_dir))
     assert code == 0, err
     assert lines[0] == f"room model {resolve_rooms()[-1].version_tag} on cpu"
+    assert re.fullmatch(r"object evidence from yolov4-tiny-coco:opencv-dnn@[0-9a-f]{12} at 320 px, weight 3, "
+                        r"confidence 0.2", lines[1])
     assert "classified 5/24 photos" in err and err.rstrip().endswith("classified 24/24 photos")
     confusion = confusion_of(lines)
     classes = list(ROOM_TYPES)  # hallway is counted as other, and every room type has a folder here
@@ -105,7 +107,7 @@ def test_a_head_fitted_on_the_photos_labels_them_all_right_and_is_recorded(
     assert head.fit["l2"] == 1e-4 and head.fit["train_balanced_accuracy"] == 1.0
 
     monkeypatch.setenv("REDAG_ROOM_HEAD", str(head_file))
-    code, lines, err = run_rooms(capsys, "eval", str(rooms_dir))
+    code, lines, err = run_rooms(capsys, "eval", str(rooms_dir), "--object-weight", "0")  # the head alone
     assert code == 0, err
     assert lines[0] == f"room model {backbone_tag()}+head@{digest_of(head_file)[:12]} on cpu"
     confusion = confusion_of(lines)

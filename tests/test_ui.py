@@ -141,13 +141,13 @@ def test_room_labels_page_shows_the_segment_table_with_thumbnails(browser, serve
     dialog = open_markdown(browser, server, "room_labels", "segments")
     [table] = dialog.find_elements(By.TAG_NAME, "table")
     header = [th.text for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
-    assert header == ["video", "shot", "start_s", "end_s", "room", "confidence", "frames"]
+    assert header == ["video", "shot", "start_s", "end_s", "room", "confidence", "objects", "frames"]
     rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
     assert len(rows) >= 3
     for row in rows:
         cells = row.find_elements(By.TAG_NAME, "td")
         assert cells[0].text == "walk.mp4" and 0 < float(cells[5].text) <= 1
-        [strip] = cells[6].find_elements(By.TAG_NAME, "img")
+        [strip] = cells[7].find_elements(By.TAG_NAME, "img")
         assert int(strip.get_attribute("naturalHeight")) == 36
     keep_screenshot(browser, "room_labels", capsys, record_property)
 
@@ -166,7 +166,8 @@ def test_a_short_table_renders_inline_on_the_events_view(browser, server, capsys
 def test_run_log_has_progress_at_a_readable_rate_and_a_summary_per_step(materialised: Materialised) -> None:
     logs = materialised.logs
     summaries = [
-        ("video_analysis", r"video_analysis: 1 video, quality_scores, room_labels, shot_boundaries, video_frames "
+        ("video_analysis", r"video_analysis: 1 video, detected_objects, quality_scores, room_labels, shot_boundaries, "
+                           r"video_frames "
                            r"in one overlapped pass of [\d.]+ s"),
         ("video_analysis", r"video_frames: 1 video, 300 frames decoded, 24 sampled in [\d.]+ s \(\d+ frames/s\)"),
         ("video_analysis", r"shot_boundaries: 1 video, 300 frames, \d+ shots in [\d.]+ s \(\d+ frames/s\), "

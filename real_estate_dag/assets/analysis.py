@@ -1,7 +1,7 @@
-"""video_analysis: video_frames, shot_boundaries, room_labels and quality_scores in one step.
+"""video_analysis: video_frames, shot_boundaries, detected_objects, room_labels and quality_scores in one step.
 
 The pass itself (``ops.analysis``) decodes each video once while the selected models consume its
-frames; the results are built by ``ops.reports``. The four assets keep their own code versions,
+frames; the results are built by ``ops.reports`` and ``ops.objects``. The five assets keep their own code versions,
 metadata and values, and any subset can be rematerialised: the selected models then read the stored
 frames instead of decoding again.
 """
@@ -9,6 +9,7 @@ frames instead of decoding again.
 import time
 from typing import Any
 
+import numpy as np
 from dagster import (
     AssetExecutionContext,
     AssetIn,
@@ -29,14 +30,26 @@ from real_estate_dag.assets.common import (
     report_result,
 )
 from real_estate_dag.assets.manifest import verify_inputs
+from real_estate_dag.gpu_resources.batching import run_batched
 from real_estate_dag.gpu_resources.k8s import GPU_OP_TAGS
 from real_estate_dag.gpu_resources.provenance import provenance
 from real_estate_dag.gpu_resources.registry import ModelRegistry
-from real_estate_dag.ops.analysis import DecodeSettings, Models, VideoPass, decode_pass, stored_pass, video_dir_name
+from real_estate_dag.ops.analysis import (
+    DecodeSettings,
+    DetectSettings,
+    Models,
+    VideoPass,
+    decode_pass,
+    stored_pass,
+    video_dir_name,
+)
+from real_estate_dag.ops.evidence import EvidenceSettings, Exemplars, photo_exemplars
+from real_estate_dag.ops.objects import detections_array, objects_report
 from real_estate_dag.ops.probe import MediaError
 from real_estate_dag.ops.progress import counted
 from real_estate_dag.ops.reports import frames_report, quality_report, rooms_report, shots_report
-from real_estate_dag.ops.rooms import SequenceSettings
+from real_estate_dag.ops.room_eval import open_photo
+from real_estate_dag.ops.rooms import ROOM_TYPES, SequenceSettings
 from real_estate_dag.ops.shots import CutSettings
 from real_estate_dag.resources.store import Store, work_prefix
 from real_estate_dag.retries import transient_retries
@@ -57,13 +70,23 @@ SHOTS = analysis_out(
     "low confirmed by a content-change score of the same 48x27 frames: [start, end] frames (inclusive) "
     "and seconds.",
 )
+DETECTED = analysis_out(
+    "detected_objects",
+    kinds={"opencv", "parquet"},
+    code_version="objects-v1",
+    description="COCO objects in the sampled frames (every detector_stride-th): per frame the class, "
+    "confidence and box, from ultralytics YOLO when configured, else the packaged yolov4-tiny on OpenCV's "
+    "DNN module; the evidence room_labels fuses (a bed means bedroom, an oven kitchen...).",
+)
 ROOMS = analysis_out(
     "room_labels",
     kinds={"pytorch", "parquet"},
-    code_version="rooms-v3",
+    code_version="rooms-v4",
     description="Room type per segment (shots, split where the room changes inside a long take), "
     "with confidence and top-3: a Viterbi path over each video's per-frame room probabilities, with a "
-    "switch penalty and a minimum dwell time; the per-frame probabilities and the path per video.",
+    "switch penalty and a minimum dwell time. The probabilities are the room model's blended with its "
+    "similarity to the property's photos and fused with the detected objects' evidence; the model's, the "
+    "evidence, the fused probabilities and the path per video.",
 )
 QUALITY = analysis_out(
     "quality_scores",
@@ -91,6 +114,13 @@ class AnalysisConfig(Config):
     switch_penalty: float = 6.0
     cut_switch_penalty: float = 1.0
     min_dwell_s: float = 3.0
+    # the object detector sees every detector_stride-th sampled frame, keeping boxes of this confidence
+    detector_stride: int = 2
+    detector_confidence: float = 0.2
+    # room evidence (ops.evidence): log-odds a confident object rule adds to its room, and the share of the
+    # property's photos' vote in a frame that clearly matches one of them
+    object_weight: float = 3.0
+    exemplar_weight: float = 0.5
 
 
 def stored_value(context: AssetExecutionContext, io_manager: IOManager, asset: str) -> Any:
@@ -124,11 +154,13 @@ def decode_videos(context: AssetExecutionContext, config: AnalysisConfig, store:
 
 @multi_asset(
     name="video_analysis",
-    outs={"video_frames": FRAMES, "shot_boundaries": SHOTS, "room_labels": ROOMS, "quality_scores": QUALITY},
+    outs={"video_frames": FRAMES, "shot_boundaries": SHOTS, "detected_objects": DETECTED, "room_labels": ROOMS,
+          "quality_scores": QUALITY},
     internal_asset_deps={
         "video_frames": {AssetKey("property_manifest")},
         "shot_boundaries": {FRAMES.key},
-        "room_labels": {FRAMES.key, SHOTS.key},
+        "detected_objects": {FRAMES.key, SHOTS.key},
+        "room_labels": {AssetKey("property_manifest"), FRAMES.key, SHOTS.key, DETECTED.key},
         "quality_scores": {FRAMES.key, SHOTS.key},
     },
     ins={"property_manifest": AssetIn()},
@@ -155,12 +187,15 @@ def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Stor
     selected = {key.path[-1] for key in context.selected_asset_keys}
     key = context.partition_key
     sequence = SequenceSettings(config.switch_penalty, config.cut_switch_penalty, config.min_dwell_s)
+    evidence = EvidenceSettings(config.object_weight, config.exemplar_weight)
     device = registry.resolved_device()
     models = Models(
         device=device, batch_size=registry.batch_size,
         shots=registry.shot_model() if "shot_boundaries" in selected else None,
         load_rooms=registry.room_model if "room_labels" in selected else None,
         load_quality=registry.quality_model if "quality_scores" in selected else None,
+        load_detector=registry.detector_model if "detected_objects" in selected else None,
+        detect=DetectSettings(config.detector_stride, config.detector_confidence),
     )
     started = time.perf_counter()
     if "video_frames" in selected:
@@ -188,10 +223,21 @@ def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Stor
         shots = [v["shots"] for v in report.value["videos"]]
     elif models.want_samples:
         shots = [v["shots"] for v in stored_value(context, io_manager, "shot_boundaries")["videos"]]
+    detections = None
+    if models.detector is not None:
+        report = objects_report(passes, shots, models.detector.backend.version_tag, models.detector.device,
+                                models.detect, seconds)
+        results.append((report_result(store, key, "detected_objects", report, "objects",
+                                      provenance(models.detector)), report.summary))
+        detections = [p.samples["detections"] for p in passes]
+    elif models.rooms is not None:
+        detections = [detections_array(v["detections"])
+                      for v in stored_value(context, io_manager, "detected_objects")["videos"]]
     if models.rooms is not None:
         backend = models.rooms.backend
+        exemplars = property_exemplars(store, property_manifest, models)
         report = rooms_report(passes, shots, backend.version_tag, device, sequence, seconds,
-                              store.work_dir(key, "rooms"), work_prefix(key, "rooms"))
+                              store.work_dir(key, "rooms"), work_prefix(key, "rooms"), evidence, detections, exemplars)
         store.save_dir(work_prefix(key, "rooms"))
         results.append((report_result(store, key, "room_labels", report, "rooms", provenance(models.rooms)),
                         report.summary))
@@ -204,3 +250,17 @@ def _analyse(context: AssetExecutionContext, config: AnalysisConfig, store: Stor
     for result, summary in results:
         context.log.info(summary)
         yield result
+
+
+def property_exemplars(store: Store, property_manifest: dict, models: Models) -> Exemplars | None:
+    """The manifest's photos (entries with the store ``key`` of the file and an optional ``room``) as the
+    room backbone embeds them, labelled by the manifest or else by the room model; None without photos."""
+    photos = property_manifest.get("photos") or []
+    if not photos or models.rooms is None:
+        return None
+    rooms = models.rooms
+    both = run_batched([photo["key"] for photo in photos], models.batch_size, lambda keys: np.concatenate(
+        rooms.classify([open_photo(store.local_path(k)) for k in keys]), axis=1))
+    probs, embeddings = both[:, : len(ROOM_TYPES)], both[:, len(ROOM_TYPES) :]
+    return photo_exemplars([photo.get("file") or photo["key"] for photo in photos], probs, embeddings,
+                           [photo.get("room") for photo in photos])

@@ -6,8 +6,11 @@ from collections.abc import Iterable, Mapping
 
 from dagster import AssetsDefinition, AssetSpec, map_asset_specs
 
-MODEL_CAPABILITY = {"shot_boundaries": "shots", "room_labels": "rooms", "quality_scores": "quality",
-                    "narration": "speech", "moderation": "moderation", "agent_intro": "segmentation"}
+# room_labels fuses the detector's object evidence with the room model's probabilities
+MODEL_CAPABILITIES = {"shot_boundaries": ("shots",), "room_labels": ("detector", "rooms"),
+                      "quality_scores": ("quality",), "detected_objects": ("detector",),
+                      "narration": ("speech",), "moderation": ("moderation",),
+                      "agent_intro": ("detector", "segmentation")}
 
 
 def with_model_versions(assets: Iterable[AssetsDefinition], versions: Mapping[str, str]) -> list[AssetsDefinition]:
@@ -15,9 +18,10 @@ def with_model_versions(assets: Iterable[AssetsDefinition], versions: Mapping[st
     ``versions`` maps a capability to its backend (``ModelRegistry.code_versions()``)."""
 
     def versioned(spec: AssetSpec) -> AssetSpec:
-        capability = MODEL_CAPABILITY.get(spec.key.path[-1])
-        if capability is None:
+        capabilities = MODEL_CAPABILITIES.get(spec.key.path[-1])
+        if capabilities is None:
             return spec
-        return spec.replace_attributes(code_version=f"{spec.code_version}+{versions[capability]}")
+        models = "+".join(versions[c] for c in capabilities)
+        return spec.replace_attributes(code_version=f"{spec.code_version}+{models}")
 
     return list(map_asset_specs(versioned, assets))

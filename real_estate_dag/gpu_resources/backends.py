@@ -154,7 +154,7 @@ def mobilenet_weights() -> Path:
     return MOBILENET_V2.path()
 
 
-def _tag_digest(tag: str) -> str:
+def tag_digest(tag: str) -> str:
     return "tag-" + hashlib.sha256(tag.encode()).hexdigest()
 
 
@@ -211,7 +211,7 @@ def resolve_rooms(clip_model: str = "ViT-B-32", clip_pretrained: str = "", clip_
             candidates.append(Backend(ROOMS, name, str(prefetched), digest_of(prefetched)))
         elif clip_pretrained:
             tag = f"{clip_model}/{clip_pretrained}"
-            candidates.append(Backend(ROOMS, name, clip_pretrained, _tag_digest(tag)))
+            candidates.append(Backend(ROOMS, name, clip_pretrained, tag_digest(tag)))
     candidates.append(_packaged_or_folder(ROOMS, "mobilenet_v2_imagenet+evidence", models_dir, MOBILENET_KEY,
                                           MOBILENET_V2))
     return with_head(candidates, head)
@@ -254,8 +254,8 @@ def resolve_quality(iqa_metric: str = "piqe", models_dir: str = "") -> list[Back
         if prefetched:
             candidates.append(Backend(QUALITY, name, models_dir, prefetched.digest))
         else:
-            candidates.append(Backend(QUALITY, name, "pyiqa-hub", _tag_digest(f"{iqa_metric}/{version}")))
-    candidates.append(Backend(QUALITY, "pyiqa:piqe+classical", "", _tag_digest(f"piqe/{version}")))
+            candidates.append(Backend(QUALITY, name, "pyiqa-hub", tag_digest(f"{iqa_metric}/{version}")))
+    candidates.append(Backend(QUALITY, "pyiqa:piqe+classical", "", tag_digest(f"piqe/{version}")))
     return candidates
 
 

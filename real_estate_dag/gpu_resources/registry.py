@@ -24,7 +24,14 @@ from real_estate_dag.gpu_resources.backends import (
     resolve_rooms,
     resolve_shots,
 )
-from real_estate_dag.gpu_resources.device import bf16_native, choose_device
+from real_estate_dag.gpu_resources.detector import (
+    DETECTOR,
+    DetectorModel,
+    UltralyticsModel,
+    Yolov4TinyModel,
+    resolve_detector,
+)
+from real_estate_dag.gpu_resources.device import bf16_native, choose_device, thread_plan
 from real_estate_dag.gpu_resources.moderation import MODERATION, ModerationModel, resolve_moderation
 from real_estate_dag.gpu_resources.segmentation import (
     SEGMENTATION,
@@ -77,6 +84,9 @@ class ModelRegistry(ConfigurableResource):
     clip_weights: str = Field(default="", description="a local open_clip checkpoint (air-gapped workers)")
     room_head: str = Field(default="default", description="head on the room backbone's embeddings: default (the "
                            "packaged one, offline backend), none, or a file from `real-estate-dag rooms fit`")
+    detector_weights: str = Field(default="", description="ultralytics YOLO for object evidence: a local .pt, or "
+                                  "a name or model YAML ultralytics resolves (its hub); empty: packaged yolov4-tiny")
+    detector_size: int = Field(default=320, description="detector input side in pixels (multiple of 32)")
     iqa_metric: str = Field(default="piqe", description="pyiqa metric; others than piqe need their weights")
     batch_size: int = Field(default=32, description="sampled frames per room/quality inference batch")
     models_dir: str = Field(default="", description="prefetched weights folder, used before package files")
@@ -95,6 +105,9 @@ class ModelRegistry(ConfigurableResource):
     def quality_backends(self) -> list[Backend]:
         return resolve_quality(self.iqa_metric, self.models_dir)
 
+    def detector_backends(self) -> list[Backend]:
+        return resolve_detector(self.detector_weights)
+
     def code_versions(self) -> dict[str, str]:
         """The preferred backend of each capability as ``name@digest``: what the settings ask for, the same
         on every machine (no device, precision or fallback: those are recorded in metadata)."""
@@ -102,6 +115,7 @@ class ModelRegistry(ConfigurableResource):
             SHOTS: self.shot_backend().version_tag,
             ROOMS: self.room_backends()[0].version_tag,
             QUALITY: self.quality_backends()[0].version_tag,
+            DETECTOR: f"{self.detector_backends()[0].version_tag}@{self.detector_size}px",
             **self.safety_code_versions(),
         }
 
@@ -138,6 +152,18 @@ class ModelRegistry(ConfigurableResource):
 
         return _load_first(self.room_backends(), (device,), build)
 
+    def detector_model(self) -> DetectorModel:
+        device = self.resolved_device()
+        if self.detector_size < 32 or self.detector_size % 32:
+            raise ValueError(f"detector_size={self.detector_size}: expected a multiple of 32")
+
+        def build(backend: Backend) -> DetectorModel:
+            if backend.name == "ultralytics":
+                return UltralyticsModel(backend, device, self.detector_size)
+            return Yolov4TinyModel(backend, self.detector_size, thread_plan("cpu").sample_threads)
+
+        return _load_first(self.detector_backends(), (device, self.detector_size), build)
+
     def quality_model(self) -> IqaModel:
         device = self.resolved_device()
         return _load_first(self.quality_backends(), (device,), lambda b: IqaModel(b, device))
@@ -170,6 +196,8 @@ MODEL_SETTINGS = Settings(ModelRegistry, {
     "clip_pretrained": "REDAG_CLIP_PRETRAINED",
     "clip_weights": "REDAG_CLIP_WEIGHTS",
     "room_head": "REDAG_ROOM_HEAD",
+    "detector_weights": "REDAG_DETECTOR_WEIGHTS",
+    "detector_size": "REDAG_DETECTOR_SIZE",
     "iqa_metric": "REDAG_IQA_METRIC",
     "batch_size": "REDAG_BATCH_SIZE",
     "models_dir": "REDAG_MODELS_DIR",

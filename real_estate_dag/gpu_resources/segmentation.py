@@ -6,7 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from real_estate_dag.gpu_resources.backends import Backend, LoadedModel, _tag_digest, digest_of
+from real_estate_dag.gpu_resources.backends import Backend, LoadedModel, digest_of, tag_digest
 
 SEGMENTATION = "segmentation"
 GRABCUT_ITERATIONS = 5
@@ -19,9 +19,9 @@ def resolve_segmentation(weights: str = "") -> list[Backend]:
     if weights:
         folder = Path(weights)
         tensors = folder / "model.safetensors"
-        digest = digest_of(tensors) if tensors.is_file() else _tag_digest(f"birefnet/{weights}")
+        digest = digest_of(tensors) if tensors.is_file() else tag_digest(f"birefnet/{weights}")
         candidates.append(Backend(SEGMENTATION, "birefnet", weights, digest))
-    candidates.append(Backend(SEGMENTATION, "opencv-grabcut", "", _tag_digest(f"grabcut/{cv2.__version__}")))
+    candidates.append(Backend(SEGMENTATION, "opencv-grabcut", "", tag_digest(f"grabcut/{cv2.__version__}")))
     return candidates
 
 

@@ -16,8 +16,8 @@ from real_estate_dag.gpu_resources.backends import (
     WHISPER_TINY_EN,
     Backend,
     LoadedModel,
-    _tag_digest,
     digest_of,
+    tag_digest,
 )
 from real_estate_dag.ops.speech import SAMPLE_RATE, Transcript, Word, sentences
 
@@ -34,7 +34,7 @@ def resolve_speech(speech_model: str = "") -> list[Backend]:
             candidates.append(Backend(SPEECH, f"faster-whisper:{path.name}", str(path), digest_of(path / "model.bin")))
         else:
             candidates.append(Backend(SPEECH, f"faster-whisper:{speech_model}", speech_model,
-                                      _tag_digest(f"faster-whisper/{speech_model}")))
+                                      tag_digest(f"faster-whisper/{speech_model}")))
     candidates.append(Backend(SPEECH, "faster-whisper:tiny.en", WHISPER_TINY_EN.source, WHISPER_TINY_EN.sha256,
                               WHISPER_TINY_EN))
     return candidates

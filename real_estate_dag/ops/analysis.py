@@ -1,7 +1,7 @@
 """The analysis pass: each video decoded once while the selected models consume its frames.
 
 While a video decodes, its 48x27 frames stream into the shot model and its sampled frames into the
-room and quality models, on worker threads; on 2 CPU cores that overlap is what brings the analysis
+room, quality and object detector models, on worker threads; on 2 CPU cores that overlap is what brings the analysis
 close to decode + shot inference alone (see the README's performance section). When the frames are
 already stored, ``stored_pass`` feeds the same models from disk instead.
 """
@@ -18,6 +18,7 @@ from PIL import Image
 
 from real_estate_dag.gpu_resources.backends import IqaModel, RoomModel, ShotModel
 from real_estate_dag.gpu_resources.batching import run_batched
+from real_estate_dag.gpu_resources.detector import DetectorModel, no_detections
 from real_estate_dag.gpu_resources.device import thread_plan, torch_threads
 from real_estate_dag.ops import quality
 from real_estate_dag.ops.decode import DecodedVideo, decode_video
@@ -36,6 +37,23 @@ class DecodeSettings:
     decode_budget_factor: float = 5.0
 
 
+@dataclass(frozen=True)
+class DetectSettings:
+    stride: int = 2  # the detector sees every stride-th sampled frame
+    confidence: float = 0.2  # detections below this confidence are dropped
+
+    def __post_init__(self) -> None:
+        if self.stride < 1 or not 0 < self.confidence < 1:
+            raise ValueError(f"detector stride {self.stride} must be at least 1 and confidence {self.confidence} "
+                             "between 0 and 1")
+
+
+@dataclass(frozen=True)
+class SampleBatch:
+    start: int  # index of the first of these sampled frames in the video
+    files: list[Path]
+
+
 @dataclass
 class Models:
     """The models of the selected assets. The sampled-frame models load on their worker thread, so
@@ -46,23 +64,35 @@ class Models:
     shots: ShotModel | None = None
     load_rooms: Callable[[], RoomModel] | None = None
     load_quality: Callable[[], IqaModel] | None = None
+    load_detector: Callable[[], DetectorModel] | None = None
+    detect: DetectSettings = DetectSettings()
     rooms: RoomModel | None = None
     quality: IqaModel | None = None
+    detector: DetectorModel | None = None
 
     @property
     def want_samples(self) -> bool:
-        return self.load_rooms is not None or self.load_quality is not None
+        return any(load is not None for load in (self.load_rooms, self.load_quality, self.load_detector))
 
     def load_sample_models(self) -> None:
         if self.load_rooms is not None and self.rooms is None:
             self.rooms = self.load_rooms()
         if self.load_quality is not None and self.quality is None:
             self.quality = self.load_quality()
+        if self.load_detector is not None and self.detector is None:
+            self.detector = self.load_detector()
 
-    def score_samples(self, files: list[Path]) -> dict[str, np.ndarray]:
-        """Room probabilities and embeddings, and the quality measures, of a batch of sampled frames."""
-        images = [Image.open(f).convert("RGB") for f in files]
+    def score_samples(self, batch: SampleBatch) -> dict[str, np.ndarray]:
+        """Room probabilities and embeddings, the quality measures and the detected objects (rows of
+        ``detector.COLUMNS``, indexed by sampled frame in the video) of a batch of sampled frames."""
+        images = [Image.open(f).convert("RGB") for f in batch.files]
         out: dict[str, np.ndarray] = {}
+        if self.detector is not None:
+            picked = [i for i in range(len(images)) if (batch.start + i) % self.detect.stride == 0]
+            found = self.detector.detect([images[i] for i in picked], self.detect.confidence) if picked \
+                else no_detections()
+            found[:, 0] = np.asarray(picked, dtype=np.float32)[found[:, 0].astype(np.int64)] + batch.start
+            out["detections"] = found
         if self.rooms is not None:
             rooms = self.rooms
             both = run_batched(images, len(images), lambda batch: np.concatenate(rooms.classify(batch), axis=1))
@@ -97,7 +127,7 @@ class _Consumers:
 
     def __init__(self, models: Models, name: str, log: Log) -> None:
         self.shots = None if models.shots is None else models.shots.stream()
-        self.samples: Workers[list[Path], dict[str, np.ndarray]] | None = None
+        self.samples: Workers[SampleBatch, dict[str, np.ndarray]] | None = None
         if models.want_samples:
             threads = torch_threads(thread_plan(models.device).sample_threads)
 
@@ -108,6 +138,7 @@ class _Consumers:
             self.samples = Workers(models.score_samples, threads=1, queue_size=2, init=init)
         self.batch_size = models.batch_size
         self.batch: list[Path] = []
+        self.batch_start = 0
         self.shot_progress = Progress(log, f"{name}: shot model", "frames")
         self.sample_progress = Progress(log, f"{name}: room and quality models", "frames")
 
@@ -119,8 +150,13 @@ class _Consumers:
         if self.samples is not None:
             self.batch.append(path)
             if len(self.batch) == self.batch_size:
-                self.samples.submit(self.batch)
-                self.batch = []
+                self.submit()
+
+    def submit(self) -> None:
+        assert self.samples is not None
+        self.samples.submit(SampleBatch(self.batch_start, self.batch))
+        self.batch_start += len(self.batch)
+        self.batch = []
 
     def progress(self, frames: int, samples: int) -> None:
         if self.shots is not None:
@@ -134,7 +170,7 @@ class _Consumers:
             self.shot_progress(result.decoded.frame_count, result.decoded.frame_count)
         if self.samples is not None:
             if self.batch:
-                self.samples.submit(self.batch)
+                self.submit()
             batches = self.samples.close()
             result.samples = {k: np.concatenate([b[k] for b in batches]) for k in batches[0]}
             count = len(result.decoded.sampled)

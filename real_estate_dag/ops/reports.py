@@ -18,6 +18,7 @@ from real_estate_dag.gpu_resources.backends import IqaModel
 from real_estate_dag.ops import quality
 from real_estate_dag.ops.analysis import VideoPass
 from real_estate_dag.ops.decode import DecodedVideo
+from real_estate_dag.ops.evidence import EvidenceSettings, Exemplars, frame_objects, fused_probabilities
 from real_estate_dag.ops.progress import counted
 from real_estate_dag.ops.rooms import ROOM_TYPES, SequenceSettings, label_segments
 from real_estate_dag.ops.shots import (
@@ -139,16 +140,31 @@ def segment_strip(decoded: DecodedVideo, samples: Sequence[int], count: int = 3)
                            height=36)
 
 
+def objects_text(objects: Sequence[dict[str, float]]) -> str:
+    """The objects seen in some frames, each with its highest confidence, most confident first."""
+    best: dict[str, float] = {}
+    for seen in objects:
+        for name, confidence in seen.items():
+            best[name] = max(best.get(name, 0.0), confidence)
+    return ", ".join(f"{n} {c:.2f}" for n, c in sorted(best.items(), key=lambda item: -item[1]))
+
+
 def rooms_report(passes: Sequence[VideoPass], shots: Sequence[list[list[int]]], backend: str, device: str,
-                 settings: SequenceSettings, seconds: float, out_dir: Path, prefix: str) -> Report:
-    """room_labels from each pass's sample probabilities and its video's shots; the embeddings are
-    saved in ``out_dir``, which the store keeps under ``prefix``."""
+                 settings: SequenceSettings, seconds: float, out_dir: Path, prefix: str, evidence: EvidenceSettings,
+                 detections: Sequence[np.ndarray] | None = None, exemplars: Exemplars | None = None) -> Report:
+    """room_labels from each pass's sample probabilities, fused with the detector's object evidence
+    (``detections``, per video) and the property's photos (``exemplars``), and its video's shots; the
+    embeddings are saved in ``out_dir``, which the store keeps under ``prefix``."""
     segments = []
     videos = []
     plot_rows = []
     decoded_by_name = {}
+    objects_by_name = {}
     for index, (p, video_shots) in enumerate(zip(passes, shots, strict=True)):
-        probs, embeddings = p.samples["room_probs"], p.samples["embeddings"]
+        model_probs, embeddings = p.samples["room_probs"], p.samples["embeddings"]
+        objects = None if detections is None else frame_objects(detections[index], len(model_probs))
+        probs, object_evidence = fused_probabilities(model_probs, embeddings, objects, exemplars, evidence)
+        objects_by_name[p.name] = objects or [{} for _ in range(len(probs))]
         embeddings_file = f"{index:02d}-embeddings.npy"
         np.save(out_dir / embeddings_file, embeddings.astype(np.float16))
         times = p.decoded.times()
@@ -158,6 +174,8 @@ def rooms_report(passes: Sequence[VideoPass], shots: Sequence[list[list[int]]], 
         decoded_by_name[p.name] = p.decoded
         videos.append({"name": p.name, "embeddings": f"{prefix}/{embeddings_file}",
                        "sample_probs": np.round(probs, 4).tolist(),
+                       "model_probs": np.round(model_probs, 4).tolist(),
+                       "object_evidence": np.round(object_evidence, 4).tolist(),
                        "path": [ROOM_TYPES[i] if i >= 0 else None for i in sequence.path]})
         top = probs.argmax(axis=1) if len(probs) else np.zeros(0, dtype=np.int64)
         plot_rows.append(RoomSequenceRow(
@@ -166,28 +184,33 @@ def rooms_report(passes: Sequence[VideoPass], shots: Sequence[list[list[int]]], 
             [frame_start_time(times, start) for start, _ in video_shots[1:]]))
     rows = [{"video": s["video"], "shot": s["shot"], "start_s": s["start_s"], "end_s": s["end_s"],
              "room": s["room"], "confidence": s["confidence"],
-             "top3": ", ".join(f"{r} {p:.2f}" for r, p in s["top3"])} for s in segments]
+             "top3": ", ".join(f"{r} {p:.2f}" for r, p in s["top3"]),
+             "objects": objects_text([objects_by_name[s["video"]][i] for i in s["samples"]])} for s in segments]
     counts = {room: sum(1 for s in segments if s["room"] == room) for room in ROOM_TYPES}
     frames = sum(len(v["sample_probs"]) for v in videos)
     return Report(
-        value={"backend": backend, "rooms": list(ROOM_TYPES), "sequence": asdict(settings), "segments": segments,
-               "videos": videos},
+        value={"backend": backend, "rooms": list(ROOM_TYPES), "sequence": asdict(settings),
+               "evidence": asdict(evidence), "exemplars": exemplars.rows() if exemplars else [],
+               "segments": segments, "videos": videos},
         summary=f"room_labels: {counted(len(videos), 'video')}, {frames} sampled frames, "
                 f"{counted(len(segments), 'segment')} in {seconds:.1f} s ({frames / seconds:.1f} frames/s), "
                 f"backend {backend} on {device}",
         metadata={
             "segment_count": len(segments),
+            **({"exemplar_photos": exemplars.rows()} if exemplars else {}),
             "rooms_found": ", ".join(f"{r}: {n}" for r, n in counts.items() if n) or "(none)",
             "room_sequence": Picture(
                 room_sequence_plot(plot_rows, ROOM_TYPES), "room sequence", "PNG",
-                caption=f"Per video: each sampled frame's top room and its probability (bar height), the chosen "
-                f"path under it, cuts as dark lines (switch penalty {settings.switch_penalty:g}, at a cut "
+                caption=f"Per video: each sampled frame's top room and its probability (bar height; the room "
+                f"model's, blended with the property's photos at weight {evidence.exemplar_weight:g} and with "
+                f"detected objects' evidence at weight {evidence.object_weight:g}), the chosen path under it, cuts "
+                f"as dark lines (switch penalty {settings.switch_penalty:g}, at a cut "
                 f"{settings.cut_switch_penalty:g}, minimum dwell {settings.min_dwell_s:g} s)."),
             "segments": [
                 {"video": s["video"], "shot": s["shot"], "start_s": s["start_s"], "end_s": s["end_s"],
-                 "room": s["room"], "confidence": s["confidence"],
+                 "room": s["room"], "confidence": s["confidence"], "objects": row["objects"],
                  "frames": segment_strip(decoded_by_name[s["video"]], s["samples"]) if i < SEGMENT_ROWS else None}
-                for i, s in enumerate(segments)
+                for i, (s, row) in enumerate(zip(segments, rows, strict=True))
             ],
         },
         table=rows,

@@ -12,6 +12,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from real_estate_dag.gpu_resources.backends import RoomModel
+from real_estate_dag.gpu_resources.detector import DetectorModel
+from real_estate_dag.ops.evidence import EvidenceSettings, frame_objects, fused_probabilities
 from real_estate_dag.ops.rooms import ROOM_TYPES
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
@@ -23,6 +25,15 @@ Progress = Callable[[int, int], None]
 
 class LabelledFolderError(ValueError):
     """A labelled photo folder that cannot be used; the message names the folder or file."""
+
+
+@dataclass(frozen=True)
+class ObjectEvidence:
+    """A detector whose objects' evidence is fused into the room probabilities, as in the pipeline."""
+
+    detector: DetectorModel
+    confidence: float
+    settings: EvidenceSettings
 
 
 @dataclass(frozen=True)
@@ -56,12 +67,17 @@ def open_photo(path: Path) -> Image.Image:
         raise LabelledFolderError(f"{path}: not a readable image ({exc})") from None
 
 
-def classified(model: RoomModel, photos: list[LabelledPhoto], batch_size: int,
-               progress: Progress) -> Iterator[tuple[list[LabelledPhoto], np.ndarray, np.ndarray]]:
-    """Each batch of photos with the model's room probabilities and embeddings for it."""
+def classified(model: RoomModel, photos: list[LabelledPhoto], batch_size: int, progress: Progress,
+               objects: ObjectEvidence | None = None) -> Iterator[tuple[list[LabelledPhoto], np.ndarray, np.ndarray]]:
+    """Each batch of photos with the model's room probabilities (fused with ``objects``' evidence when
+    given) and embeddings for it."""
     for start in range(0, len(photos), batch_size):
         batch = photos[start:start + batch_size]
-        probs, embeddings = model.classify([open_photo(p.path) for p in batch])
+        images = [open_photo(p.path) for p in batch]
+        probs, embeddings = model.classify(images)
+        if objects is not None:
+            seen = frame_objects(objects.detector.detect(images, objects.confidence), len(images))
+            probs, _ = fused_probabilities(probs, embeddings, seen, None, objects.settings)
         yield batch, probs, embeddings
         progress(start + len(batch), len(photos))
 
@@ -95,10 +111,11 @@ class Evaluation:
                             f"{len(self.classes)} classes"]
 
 
-def evaluate(model: RoomModel, photos: list[LabelledPhoto], batch_size: int, progress: Progress) -> Evaluation:
+def evaluate(model: RoomModel, photos: list[LabelledPhoto], batch_size: int, progress: Progress,
+             objects: ObjectEvidence | None = None) -> Evaluation:
     classes = tuple(r for r in ROOM_TYPES if r in {p.room for p in photos})
     confusion = np.zeros((len(classes), len(ROOM_TYPES)), dtype=np.int64)
-    for batch, probs, _ in classified(model, photos, batch_size, progress):
+    for batch, probs, _ in classified(model, photos, batch_size, progress, objects):
         for photo, predicted in zip(batch, probs.argmax(axis=1), strict=True):
             confusion[classes.index(photo.room), predicted] += 1
     return Evaluation(classes, confusion)

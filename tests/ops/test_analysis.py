@@ -15,7 +15,18 @@ from real_estate_dag.gpu_resources.backends import (
     resolve_rooms,
     resolve_shots,
 )
-from real_estate_dag.ops.analysis import DecodeSettings, Models, VideoPass, decode_pass, stored_pass, video_dir_name
+from real_estate_dag.gpu_resources.detector import COLUMNS, Yolov4TinyModel, resolve_detector
+from real_estate_dag.ops.analysis import (
+    DecodeSettings,
+    DetectSettings,
+    Models,
+    VideoPass,
+    decode_pass,
+    stored_pass,
+    video_dir_name,
+)
+from real_estate_dag.ops.evidence import EvidenceSettings
+from real_estate_dag.ops.objects import detections_array, objects_report
 from real_estate_dag.ops.probe import MediaError, probe_video
 from real_estate_dag.ops.reports import Picture, frames_report, quality_report, rooms_report, shots_report
 from real_estate_dag.ops.rooms import ROOM_TYPES, SequenceSettings
@@ -24,10 +35,13 @@ from real_estate_dag.ops.timecode import video_end_time
 
 
 def all_models() -> Models:
+    # the detector sees every third sampled frame, so batches of 8 start on a frame it skips, too
     return Models(
         device="cpu", batch_size=8, shots=ShotModel(resolve_shots(), "cpu"),
         load_rooms=lambda: MobileNetRoomModel(resolve_rooms()[-1], "cpu"),
         load_quality=lambda: IqaModel(resolve_quality()[-1], "cpu"),
+        load_detector=lambda: Yolov4TinyModel(resolve_detector()[-1], 320, 1),
+        detect=DetectSettings(stride=3, confidence=0.02),
     )
 
 
@@ -56,6 +70,11 @@ def test_one_decode_feeds_every_model(decoded_pass: tuple[VideoPass, list[str]])
     assert result.samples["embeddings"].shape[0] == samples
     for measure in ("sharpness", "exposure", "iqa_raw"):
         assert result.samples[measure].shape == (samples,)
+    found = result.samples["detections"]
+    assert found.shape[1] == len(COLUMNS)
+    # only the frames the detector sees have detections, the second batch's (from sample 8) by their own index
+    seen = set(found[:, 0].astype(int))
+    assert seen <= set(range(0, samples, 3)) and seen & {9, 12, 15}
     assert result.decode_s > 0
     assert any(line.startswith("tiny 8s.mp4: decoded 200 frames") for line in lines)
     assert any("tiny 8s.mp4: shot model" in line for line in lines)
@@ -112,7 +131,7 @@ def test_the_reports_hold_values_tables_and_pictures(decoded_pass: tuple[VideoPa
     assert isinstance(shots.metadata["timeline"].image, Image.Image)
 
     rooms = rooms_report(passes, [video["shots"]], "mobilenet", "cpu", SequenceSettings(), 2.0, tmp_path,
-                         "work/p/rooms")
+                         "work/p/rooms", EvidenceSettings())
     segments = rooms.value["segments"]
     assert {s["shot"] for s in segments} == set(range(len(video["shots"])))
     assert all(s["room"] in ROOM_TYPES and 0 < s["confidence"] <= 1 for s in segments)
@@ -120,6 +139,25 @@ def test_the_reports_hold_values_tables_and_pictures(decoded_pass: tuple[VideoPa
     assert np.load(tmp_path / "00-embeddings.npy").shape == result.samples["embeddings"].shape
     assert all(isinstance(row["frames"], Image.Image) for row in rooms.metadata["segments"])
     assert len(rooms.table) == rooms.metadata["segment_count"] == len(segments)
+    assert rooms.value["evidence"] == {"object_weight": 3.0, "exemplar_weight": 0.5}
+
+    objects = objects_report(passes, [video["shots"]], "yolov4-tiny", "cpu", DetectSettings(stride=3), 2.0)
+    [entry] = objects.value["videos"]
+    assert len(entry["detections"]) == len(result.samples["detections"]) == objects.metadata["detection_count"]
+    assert objects.metadata["frames_detected"] == 6  # samples 0, 3, ... 15
+    assert [r["sample"] for r in objects.table] == [d[0] for d in entry["detections"]]
+    assert all(r["frame"] == result.decoded.sampled[r["sample"]].index for r in objects.table)
+    assert sum(o["detections"] for o in objects.metadata["objects"]) == len(objects.table)
+    assert len(objects.metadata["objects_per_shot"]) == len(video["shots"])
+    assert isinstance(objects.metadata["detections"].image, Image.Image)
+    np.testing.assert_allclose(detections_array(entry["detections"]), result.samples["detections"], atol=1e-3)
+    # fused with the objects, the probabilities still sum to one and the room model's are kept beside them
+    fused = rooms_report(passes, [video["shots"]], "mobilenet", "cpu", SequenceSettings(), 2.0, tmp_path,
+                         "work/p/rooms", EvidenceSettings(), [result.samples["detections"]])
+    [fused_video] = fused.value["videos"]
+    np.testing.assert_allclose(np.array(fused_video["sample_probs"]).sum(axis=1), 1.0, atol=1e-3)
+    assert fused_video["model_probs"] == rooms.value["videos"][0]["sample_probs"]
+    assert np.array(fused_video["object_evidence"]).shape == (16, len(ROOM_TYPES))
 
     quality_model = IqaModel(resolve_quality()[-1], "cpu")
     scores = quality_report(passes, [video["shots"]], quality_model, "cpu", 2.0)

@@ -9,6 +9,7 @@ import pytest
 
 from real_estate_dag.gpu_resources.backends import MobileNetRoomModel, ShotModel, resolve_rooms, resolve_shots
 from real_estate_dag.ops.analysis import DecodeSettings, Models, decode_pass
+from real_estate_dag.ops.evidence import EvidenceSettings
 from real_estate_dag.ops.probe import probe_video
 from real_estate_dag.ops.reports import Picture, rooms_report, shots_report
 from real_estate_dag.ops.rooms import ROOM_TYPES, SequenceSettings, label_segments, room_path
@@ -157,7 +158,7 @@ def test_room_labels_on_real_footage_keep_segments_inside_shots(short_clip: Path
     [video] = shots_report([result], CutSettings(), "transnetv2", "cpu", 1.0, tmp_path).value["videos"]
     assert len(video["shots"]) > 5
     report = rooms_report([result], [video["shots"]], "mobilenet", "cpu", SequenceSettings(), 1.0, tmp_path,
-                          "work/p/rooms")
+                          "work/p/rooms", EvidenceSettings())
     segments = report.value["segments"]
     assert {s["shot"] for s in segments} == set(range(len(video["shots"])))
     for s in segments:
