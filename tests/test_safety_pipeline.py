@@ -84,7 +84,7 @@ def test_the_narration_is_published_kept_and_blurred_with_the_intro_first(narrat
     for clip in clips:  # cut points in pauses
         assert not inside_word(clip["in_s"], transcript.words) and not inside_word(clip["out_s"], transcript.words)
     intro = value(root, "agent_intro")
-    assert intro["cutout"] and intro["located_by"].startswith("face box")
+    assert intro["cutout"] and intro["located_by"].startswith("person detector")
     # the captions sit where the clips play in the published showcase: after the intro card and the title
     cues = list(srt.parse(files["narration.srt"].read_text()))
     assert cues
