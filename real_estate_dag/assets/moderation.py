@@ -1,4 +1,4 @@
-"""moderation: NudeNet on every sampled frame (and photo); a blocking check keeps explicit content unpublished."""
+"""moderation: NudeNet on every sampled frame; a blocking check keeps explicit content unpublished."""
 
 import time
 
@@ -38,10 +38,10 @@ def moderation_asset(safety: SafetySettings) -> AssetsDefinition:
         code_version="moderation-v1",
         dagster_type=DagsterAny,
         check_specs=[AssetCheckSpec(CHECK, asset="moderation", blocking=True,
-                                    description="No sampled frame or photo shows a blocked class (settings: "
+                                    description="No sampled frame shows a blocked class (settings: "
                                     "REDAG_MODERATION_BLOCKED, REDAG_MODERATION_SCORE_PCT); a failure stops the "
                                     "run before anything is published and names each file and time.")],
-        description="NudeNet (320n, onnxruntime) on every sampled frame and photo: each detection with its "
+        description="NudeNet (320n, onnxruntime) on every sampled frame (2 fps): each detection with its "
         "class, score and box, the faces found (which privacy blurs), and the findings that block publication.",
     )
     def moderation(context: AssetExecutionContext, store: Store, models: ModelRegistry, safety: SafetySettings,
@@ -52,16 +52,11 @@ def moderation_asset(safety: SafetySettings) -> AssetsDefinition:
     return moderation
 
 
-def _images(store: Store, property_manifest: dict, video_frames: dict):
+def _images(store: Store, video_frames: dict):
     for entry in video_frames["videos"]:
         decoded = decoded_video(store, entry)
         for sample in decoded.sampled:
             yield entry["name"], sample.time_s, np.asarray(decoded.sampled_image(sample))
-    for photo in property_manifest.get("photos") or ():
-        from PIL import Image
-
-        with Image.open(store.local_path(photo["key"])) as image:
-            yield photo["name"], None, np.asarray(image.convert("RGB"))
 
 
 def _moderate(context: AssetExecutionContext, store: Store, models: ModelRegistry, safety: SafetySettings,
@@ -78,7 +73,7 @@ def _moderate(context: AssetExecutionContext, store: Store, models: ModelRegistr
             scanned += 1
             yield item
 
-    findings = scan(counted(_images(store, property_manifest, video_frames)), model.detect, floor)
+    findings = scan(counted(_images(store, video_frames)), model.detect, floor)
     seconds = time.perf_counter() - started
     blocked = blocking(findings, safety.blocked(), block_score)
     faces = [f for f in findings if f.label in FACES]

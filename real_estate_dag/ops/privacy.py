@@ -1,4 +1,4 @@
-"""Blur faces (and any other class a detector reports) in a clip or a photo before it is published."""
+"""Blur faces (and any other class a detector reports) in the clips before they are published."""
 
 import subprocess
 import tempfile
@@ -111,12 +111,6 @@ def blur_clip(src: Path, in_s: float, duration_s: float, size: tuple[int, int], 
             raise FfmpegError(f"blurring {src.name} from {in_s:.2f} s failed: {err.read().decode()[-400:]}"
                               if code else f"{src.name} has no frames from {in_s:.2f} s")
     return BlurReport(frames, detected, blurred, boxes)
-
-
-def blur_image(rgb: np.ndarray, detect: DetectFn, classes: Sequence[str], min_score: float) -> tuple[np.ndarray, int]:
-    """A photo with the boxes of ``classes`` blurred, and how many there were."""
-    found = boxes_to_blur(detect(rgb), classes, min_score)
-    return (blur_boxes(rgb, found) if found else rgb), len(found)
 
 
 def protect_clips(clips: Sequence[RenderClip], edl: Sequence[dict], sizes: Sequence[tuple[int, int]],
