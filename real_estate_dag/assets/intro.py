@@ -8,15 +8,17 @@ from PIL import Image
 
 from real_estate_dag.assets.common import GROUP, OWNERS, image_markdown, property_partitions
 from real_estate_dag.assets.manifest import verify_inputs
+from real_estate_dag.gpu_resources.detector import COCO_CLASSES
 from real_estate_dag.gpu_resources.provenance import provenance
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.did import DidClient, DidError
-from real_estate_dag.ops.intro import PortraitError, cut_out
+from real_estate_dag.ops.intro import PortraitError, cut_out, person_boxes
 from real_estate_dag.resources.safety import INTRO, IntroSettings
 from real_estate_dag.resources.store import Store, work_prefix
 from real_estate_dag.retries import transient_retries
 
 FOLDER = "intro"
+PERSON_CONFIDENCE = 0.3
 
 
 def intro_script(brand: dict, address: str) -> str:
@@ -31,11 +33,12 @@ def intro_script(brand: dict, address: str) -> str:
     group_name=GROUP,
     owners=OWNERS,
     kinds={"opencv", "python"},
-    code_version="intro-v1",
-    description="The agent intro from brand.agent_portrait: the person located (the largest face NudeNet "
-    "finds, widened to head and shoulders), the background removed (segmentation: BiRefNet from local "
-    "weights, else GrabCut), saved as a transparent PNG that the branded showcase's intro card shows; with "
-    "DID_API_KEY, a D-ID talking-head clip of the portrait, placed first. Nothing without a portrait.",
+    code_version="intro-v2",
+    description="The agent intro from brand.agent_portrait: the person located (the detector capability's "
+    "largest person box, else the largest face NudeNet finds widened to head and shoulders), the background "
+    "removed (segmentation: BiRefNet from local weights, else GrabCut), saved as a transparent PNG that the "
+    "branded showcase's intro card shows; with DID_API_KEY, a D-ID talking-head clip of the portrait, placed "
+    "first. Nothing without a portrait.",
 )
 def agent_intro(context: AssetExecutionContext, store: Store, models: ModelRegistry, intro_settings: IntroSettings,
                 property_manifest: dict) -> MaterializeResult:
@@ -55,9 +58,11 @@ def _intro(context: AssetExecutionContext, store: Store, models: ModelRegistry, 
     folder = store.work_dir(key, FOLDER)
     with Image.open(portrait_path) as opened:
         portrait = opened.convert("RGB")
-    detector, segmenter = models.moderation_model(), models.segmentation_model()
+    faces, detector, segmenter = models.moderation_model(), models.detector_model(), models.segmentation_model()
+    people = person_boxes(detector.detect([portrait], PERSON_CONFIDENCE), COCO_CLASSES.index("person"),
+                          portrait.width, portrait.height)
     try:
-        cutout = cut_out(portrait, detector.detect(np.asarray(portrait)), segmenter.mask)
+        cutout = cut_out(portrait, faces.detect(np.asarray(portrait)), segmenter.mask, people)
     except PortraitError as exc:
         context.log.warning(f"{portrait_file['key']}: {exc}; the showcase has no intro")
         return MaterializeResult(value={"cutout": None, "clip": None, "reason": f"{portrait_file['key']}: {exc}"},
@@ -86,6 +91,7 @@ def _intro(context: AssetExecutionContext, store: Store, models: ModelRegistry, 
             "located_by": cutout.located_by,
             "person_box": str(list(cutout.person)),
             "segmentation_backend": source["backend"],
+            "detector_backend": detector.backend.version_tag,
             "talking_head": MetadataValue.text(f"D-ID talk {talk.id} ({talk.polls} polls)" if talk
                                                else "none (DID_API_KEY unset or D-ID failed)"),
         },

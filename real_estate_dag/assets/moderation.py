@@ -1,4 +1,4 @@
-"""moderation: NudeNet on every sampled frame (and photo); a blocking check keeps explicit content unpublished."""
+"""moderation: NudeNet on every sampled frame; a blocking check keeps explicit content unpublished."""
 
 import time
 
@@ -42,7 +42,7 @@ def moderation_asset(safety: SafetySettings) -> AssetsDefinition:
                                     description="No sampled frame or photo shows a blocked class (settings: "
                                     "REDAG_MODERATION_BLOCKED, REDAG_MODERATION_SCORE_PCT); a failure stops the "
                                     "run before anything is published and names each file and time.")],
-        description="NudeNet (320n, onnxruntime) on every sampled frame and photo: each detection with its "
+        description="NudeNet (320n, onnxruntime) on every sampled frame (2 fps) and photo: each detection with its "
         "class, score and box, the faces found (which privacy blurs), and the findings that block publication.",
     )
     def moderation(context: AssetExecutionContext, store: Store, models: ModelRegistry, safety: SafetySettings,
@@ -51,6 +51,7 @@ def moderation_asset(safety: SafetySettings) -> AssetsDefinition:
             return _moderate(context, store, models, safety, property_manifest, video_frames)
 
     return moderation
+
 
 PHOTO_SIDE = 1280  # photos are moderated at up to this long side (NudeNet looks at 320 px)
 

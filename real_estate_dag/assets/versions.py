@@ -10,7 +10,7 @@ from dagster import AssetsDefinition, AssetSpec, map_asset_specs
 MODEL_CAPABILITIES = {"shot_boundaries": ("shots",), "room_labels": ("detector", "rooms"),
                       "quality_scores": ("quality",), "detected_objects": ("detector",),
                       "photo_analysis": ("detector", "rooms", "quality", "superres"), "narration": ("speech",),
-                      "moderation": ("moderation",), "agent_intro": ("segmentation",)}
+                      "moderation": ("moderation",), "agent_intro": ("detector", "segmentation")}
 
 
 def with_model_versions(assets: Iterable[AssetsDefinition], versions: Mapping[str, str]) -> list[AssetsDefinition]:

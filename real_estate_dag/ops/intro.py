@@ -37,14 +37,25 @@ def person_from_face(face: Box, width: int, height: int) -> Box:
     return left, top, right - left, height - top
 
 
+def person_boxes(rows: np.ndarray, person_class: int, width: int, height: int) -> list[Box]:
+    """The detector's person boxes, from its (image, class, confidence, x0, y0, x1, y1 in 0..1) rows."""
+    return [(round(x0 * width), round(y0 * height), round((x1 - x0) * width), round((y1 - y0) * height))
+            for _, cls, _, x0, y0, x1, y1 in rows if int(cls) == person_class and x1 > x0 and y1 > y0]
+
+
 def locate_person(detections: Sequence[Detection], width: int, height: int,
                   people: Sequence[Box] = ()) -> tuple[Box, Box | None, str]:
-    """The person's box and face: the largest person box a detector gave, else one built around the
-    largest face (NudeNet's FACE_* classes), else an error."""
+    """The person's box and face: the largest person box a detector gave (widened to hold the face),
+    else one built around the largest face (NudeNet's FACE_* classes), else an error."""
     faces = sorted((d for d in detections if d.label in FACES), key=lambda d: -d.box[2] * d.box[3])
     face = tuple(faces[0].box) if faces else None
     if people:
-        return max(people, key=lambda b: b[2] * b[3]), face, "person detector"
+        x, y, w, h = max(people, key=lambda b: b[2] * b[3])
+        if face is not None:
+            fx, fy, fw, fh = face
+            x0, y0 = min(x, fx), min(y, fy)
+            x, y, w, h = x0, y0, max(x + w, fx + fw) - x0, max(y + h, fy + fh) - y0
+        return (x, y, w, h), face, "person detector (the registry's detector capability)"
     if face is None:
         raise PortraitError("the portrait shows no face, so no person to cut out")
     return person_from_face(face, width, height), face, "face box (NudeNet)"

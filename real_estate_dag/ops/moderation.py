@@ -1,4 +1,4 @@
-"""Moderation findings on sampled frames and photos, and which of them block publication."""
+"""Moderation findings on sampled frames, and which of them block publication."""
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass

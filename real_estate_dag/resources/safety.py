@@ -21,8 +21,8 @@ class NarrationSettings(ConfigurableResource):
 class SafetySettings(ConfigurableResource):
     blocked_classes: str = Field(default=",".join(EXPLICIT), description="NudeNet classes that block publication")
     block_score_pct: int = Field(default=50, description="a blocked class counts from this score (percent)")
-    blur_classes: str = Field(default=",".join(FACES), description="classes blurred in published videos and "
-                              "photos; none: blur nothing")
+    blur_classes: str = Field(default=",".join(FACES), description="classes blurred in the published videos; "
+                              "none: blur nothing")
     blur_score_pct: int = Field(default=30, description="a box is blurred from this score (percent)")
 
     def blocked(self) -> tuple[str, ...]:

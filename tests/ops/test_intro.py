@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from real_estate_dag.gpu_resources.detector import COCO_CLASSES
 from real_estate_dag.gpu_resources.registry import ModelRegistry
-from real_estate_dag.ops.intro import PortraitError, cut_out, draw_intro_card, hex_colour, locate_person
+from real_estate_dag.ops.intro import PortraitError, cut_out, draw_intro_card, hex_colour, locate_person, person_boxes
 
 BACKDROP = (40, 200, 60)
 
@@ -51,5 +52,11 @@ def test_the_person_is_cut_out_of_the_portrait_and_placed_on_the_intro_card(port
     assert pixels.shape == (360, 640, 3)
     assert not np.any(np.all(np.abs(pixels.astype(int) - BACKDROP) < 20, axis=2))  # no green on the card
     assert pixels[:, 420:].max() > 240  # white text beside the agent
+    people = person_boxes(registry.detector_model().detect([portrait], 0.3), COCO_CLASSES.index("person"), 320, 400)
+    assert people  # the registry's detector finds the person
+    by_detector = cut_out(portrait, detections, segmenter.mask, people)
+    assert by_detector.located_by.startswith("person detector")
+    bx, by, bw, bh = by_detector.person
+    assert bx <= fx and by <= fy and fx + fw <= bx + bw and fy + fh <= by + bh  # the box holds the face
     with pytest.raises(PortraitError, match="no face"):
         cut_out(Image.new("RGB", (200, 200), BACKDROP), [], segmenter.mask)
