@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import av
 import numpy as np
 from PIL import Image
+from run import xfaded_encode
 
 from real_estate_dag.demo import demo_footage
-from real_estate_dag.ops.ffmpeg import ffmpeg_exe
 from real_estate_dag.ops.kenburns import plan_move
 from real_estate_dag.ops.render import FPS
 
@@ -73,7 +73,7 @@ def run_property(photos: Path, count: int, store: Path, target_s: float) -> dict
 def zoompan_floor(store: Path, values: Path, out: Path) -> tuple[float, float]:
     """ffmpeg alone: the edit's photo clips with zoompan along the same planned moves, xfaded."""
     edl = json.loads((values / "selected_clips.json").read_text())
-    title_s, fade = edl["params"]["title_s"], edl["params"]["crossfade_s"]
+    title_s, fade = edl["title_s"], edl["params"]["crossfade_s"]
     args = ["-f", "lavfi", "-i", f"color=c=black:s=1920x1080:r={FPS}:d={title_s:.3f}"]
     graph = ["[0:v]setsar=1,format=yuv420p,settb=AVTB[v0]"]
     lengths = [title_s]
@@ -82,7 +82,7 @@ def zoompan_floor(store: Path, values: Path, out: Path) -> tuple[float, float]:
         with Image.open(photo) as image:
             width, height = image.size
         frames = max(1, round(clip["duration_s"] * FPS))
-        move = plan_move((width, height), (1920, 1080), clip["room"], (clip["focus_x"], clip["focus_y"]), frames)
+        move = plan_move((width, height), (1920, 1080), clip["room"], tuple(clip["focus"]), frames)
         a, b, last = move.start, move.end, max(1, frames - 1)
         zoom = f"{width}/({a.width:.4f}*pow({b.width / a.width:.6f},on/{last}))"
         x = f"{a.x:.4f}+({b.x - a.x:.4f})*on/{last}-iw/zoom/2"
@@ -91,16 +91,7 @@ def zoompan_floor(store: Path, values: Path, out: Path) -> tuple[float, float]:
         graph.append(f"[{i}:v]zoompan=z='{zoom}':x='{x}':y='{y}':d={frames}:s=1920x1080:fps={FPS},setsar=1,"
                      f"format=yuv420p,settb=AVTB,setpts=PTS-STARTPTS[v{i}]")
         lengths.append(clip["duration_s"])
-    previous, elapsed = "v0", title_s
-    for i in range(1, len(lengths)):
-        offset = elapsed - fade
-        graph.append(f"[{previous}][v{i}]xfade=transition=fade:duration={fade:.3f}:offset={offset:.4f}[x{i}]")
-        previous, elapsed = f"x{i}", offset + lengths[i]
-    args += ["-filter_complex", ";".join(graph), "-map", f"[{previous}]", "-c:v", "libx264", "-preset", "veryfast",
-             "-crf", "20", "-pix_fmt", "yuv420p", "-r", str(FPS), "-t", f"{elapsed:.4f}", str(out)]
-    started = time.perf_counter()
-    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
-    return time.perf_counter() - started, elapsed
+    return xfaded_encode(args, graph, lengths, fade, out)
 
 
 def span(steps: dict, name: str) -> float:

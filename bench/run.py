@@ -126,7 +126,14 @@ def render_floor(video: Path, values: Path, out: Path) -> tuple[float, float]:
         args += ["-f", "lavfi", "-i", f"color=c=black:s=1920x1080:r={FPS}:d={closing_s:.3f}"]
         graph.append(f"[{closing}:v]setsar=1,format=yuv420p,settb=AVTB[v{closing}]")
         lengths.append(closing_s)
-    previous, elapsed = "v0", title_s
+    return xfaded_encode(args, graph, lengths, fade, out)
+
+
+def xfaded_encode(args: list[str], graph: list[str], lengths: list[float], fade: float, out: Path
+                  ) -> tuple[float, float]:
+    """Encode the inputs' ``[v0]``, ``[v1]``, ... (of ``lengths`` seconds) joined by ``fade`` s xfades with the
+    renderer's x264 settings; the seconds it took and the video's length."""
+    previous, elapsed = "v0", lengths[0]
     for i in range(1, len(lengths)):
         offset = elapsed - fade
         graph.append(f"[{previous}][v{i}]xfade=transition=fade:duration={fade:.3f}:offset={offset:.4f}[x{i}]")
