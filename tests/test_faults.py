@@ -162,7 +162,8 @@ def test_decode_and_ffmpeg_have_wall_clock_budgets(clip12: Path, tmp_path: Path)
 
 def test_the_analysis_and_the_selection_retry_only_through_transient_retries() -> None:
     nodes = {node.name: node for node in defs.resolve_implicit_global_asset_job_def().graph.node_defs}
-    assert len(nodes) == 4  # manifest, the analysis pass, selection, render
+    # manifest, the analysis pass, photos, music, narration, moderation, intro, selection, render
+    assert len(nodes) == 9
     assert nodes["video_analysis"].retry_policy is None and nodes["selected_clips"].retry_policy is None
 
 

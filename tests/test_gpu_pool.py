@@ -12,7 +12,7 @@ from dagster import DagsterEventType, DagsterRunStatus
 from media_helpers import write_upload
 from postgres_instance import REPO, open_instance, production_home
 
-GPU_STEPS = {"video_analysis"}  # decoding, shots, rooms and quality in one overlapped pass
+GPU_STEPS = {"video_analysis", "photo_analysis"}  # the overlapped video pass; the photo models
 PROPERTIES = ("house-a", "house-b")
 # Step processes fork from a server that has imported the code location once: the multiprocess
 # executor as in production, without paying the torch import for every step.
@@ -61,11 +61,11 @@ def test_gpu_steps_of_two_runs_never_overlap_while_cpu_steps_do(tmp_path: Path, 
         assert set(runs) == set(PROPERTIES)
         assert all(run.status == DagsterRunStatus.SUCCESS for run in runs.values())
         steps = {key: step_intervals(instance, run.run_id) for key, run in runs.items()}
-        assert all(len(s) == 4 for s in steps.values())
+        assert all(len(s) == 9 for s in steps.values())
         assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == 1
 
     gpu = [(key, step, span) for key, s in steps.items() for step, span in s.items() if step in GPU_STEPS]
-    assert len(gpu) == 2
+    assert len(gpu) == 4
     for (key_a, step_a, span_a), (key_b, step_b, span_b) in combinations(gpu, 2):
         assert not overlap(span_a, span_b), f"{key_a}/{step_a} {span_a} overlaps {key_b}/{step_b} {span_b}"
 

@@ -17,7 +17,7 @@ from real_estate_dag.executor import executor_from_env
 from real_estate_dag.gpu_resources.k8s import GPU_NODE_SELECTOR, GPU_RESOURCE
 
 REPO = Path(__file__).resolve().parent.parent
-GPU_STEPS = {"video_analysis"}
+GPU_STEPS = {"video_analysis", "photo_analysis"}
 IMAGE = "registry.example.com/real-estate-dag:1.0"
 KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -54,7 +54,7 @@ def launcher_config() -> dict:
 
 def test_gpu_steps_ask_for_a_gpu_node_and_cpu_steps_do_not() -> None:
     tags = step_tags()
-    assert len(tags) == 4
+    assert len(tags) == 9
     for step, step_tags_ in tags.items():
         config = get_user_defined_k8s_config(step_tags_)
         if step in GPU_STEPS:

@@ -146,7 +146,7 @@ def test_the_head_file_digest_is_in_exactly_room_labels_version(
     assert default["room_labels"].endswith(f"{backbone_tag()}+head@{PACKAGED_HEAD_SHA256[:12]}")
     for registry in (ModelRegistry(room_head="none"), *(ModelRegistry(room_head=str(h)) for h in heads)):
         changed = versions_of(registry)
-        assert {k for k in default if changed[k] != default[k]} == {"room_labels"}
+        assert {k for k in default if changed[k] != default[k]} == {"room_labels", "photo_analysis"}
     assert versions_of(ModelRegistry(room_head="none"))["room_labels"].endswith(f"+{backbone_tag()}")
     assert versions_of(ModelRegistry(room_head=str(heads[0])))["room_labels"].endswith(
         f"+{backbone_tag()}+head@{digest_of(heads[0])[:12]}")

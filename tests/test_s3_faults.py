@@ -204,8 +204,9 @@ def test_steps_fail_past_client_retries_then_dagster_retries_them(endpoint: str,
     assert len(np.load(tmp_path / "times.npy")) == 300
     results = {o["Key"].rsplit("/", 1)[1] for o in s3.list_objects_v2(
         Bucket=store.bucket, Prefix=f"{PREFIX}/results/fault-ln/")["Contents"]}
-    assert results == {"current.json", "showcase.mp4", "shots.parquet", "rooms.parquet", "quality.parquet",
-                       "clips.parquet"}
+    assert results == {"current.json", "showcase.mp4", "showcase_unbranded.mp4", "teaser.mp4", "chapters.vtt",
+                       "rooms.srt", "shots.parquet", "rooms.parquet", "quality.parquet", "clips.parquet",
+                       "photos.parquet", "narration.parquet"}
     showcase = tmp_path / "showcase.mp4"
     showcase.write_bytes(raw(store, endpoint, current_file(store, "fault-ln", "showcase.mp4")))
     rendered = inspect_video(showcase)

@@ -71,7 +71,8 @@ def test_sensor_run_publishes_results_to_the_bucket(finished) -> None:
     assert run.success
     results = {o.key.removeprefix(f"results/{KEY}/") for o in store.list_objects(f"results/{KEY}")}
     assert results == {"current.json", *(f"runs/{run.run_id}/{name}" for name in (
-        "showcase.mp4", "shots.parquet", "rooms.parquet", "quality.parquet", "clips.parquet"))}
+        "showcase.mp4", "showcase_unbranded.mp4", "teaser.mp4", "chapters.vtt", "rooms.srt", "shots.parquet",
+        "rooms.parquet", "quality.parquet", "clips.parquet", "photos.parquet", "narration.parquet"))}
     clips = pd.read_parquet(io.BytesIO(store.read_bytes(current_file(store, KEY, "clips.parquet"))))
     shots = pd.read_parquet(io.BytesIO(store.read_bytes(current_file(store, KEY, "shots.parquet"))))
     assert len(clips) >= 1 and len(shots) >= 2

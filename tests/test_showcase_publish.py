@@ -56,9 +56,9 @@ def upstream(root: Path, footage: dict[str, Path], music: str | None, showcase_s
              "music": {"name": music, "key": f"uploads/{KEY}/{music}", "duration_s": 20.0,
                        "fingerprint": fingerprint(folder / music)} if music else None}
     clips = {"clips": [{"order": 0, "video": "walk.mp4", "room": "kitchen", "score": 0.8, "in_s": 0.5,
-                        "duration_s": 3.0, "showcase_in_s": 0.5, "showcase_out_s": 3.5},
+                        "duration_s": 3.0, "showcase_in_s": 0.5, "showcase_out_s": 3.5, "source": "video"},
                        {"order": 1, "video": "walk.mp4", "room": "bedroom", "score": 0.7, "in_s": 4.0,
-                        "duration_s": 3.0, "showcase_in_s": 3.0, "showcase_out_s": 6.0}],
+                        "duration_s": 3.0, "showcase_in_s": 3.0, "showcase_out_s": 6.0, "source": "video"}],
              "params": {"title_s": 1.0, "crossfade_s": 0.5, "min_clip_s": 2.0}, "showcase_s": showcase_s,
              "pictures": {"walk.mp4": {"x": 0, "y": 0, "width": 160, "height": 90}}}
 

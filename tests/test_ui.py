@@ -157,7 +157,8 @@ def test_a_short_table_renders_inline_on_the_events_view(browser, server, capsys
     row = WebDriverWait(browser, 60).until(ec.presence_of_element_located(
         (By.XPATH, "//tr[td[normalize-space()='edit_decision_list']]")))
     header = [th.text for th in row.find_elements(By.CSS_SELECTOR, "table thead th")]
-    assert header == ["order", "video", "room", "in_s", "out_s", "duration_s", "score", "stability", "source", "reason"]
+    assert header == ["order", "video", "room", "in_s", "out_s", "duration_s", "showcase_in_s", "showcase_out_s", "score",
+                      "stability", "source", "reason"]
     cells = [td.text for td in row.find_elements(By.CSS_SELECTOR, "table tbody tr:first-child td")]
     assert cells[:3] == ["0", "walk.mp4", cells[2]] and float(cells[5]) >= 2.0
     keep_screenshot(browser, "selected_clips_table", capsys, record_property)
@@ -178,7 +179,7 @@ def test_run_log_has_progress_at_a_readable_rate_and_a_summary_per_step(material
         ("video_analysis", r"quality_scores: 1 video, 24 sampled frames scored in [\d.]+ s \([\d.]+ frames/s\), "
                            r"mean score [\d.]+, backend pyiqa:piqe\+classical@tag-[0-9a-f]{8} on cpu"),
         ("selected_clips", r"chose \d+ clips? from \d+ segments for a [\d.]+ s showcase \(target 10 s\).*"),
-        ("showcase_video", r"rendered 16:9 1920x1080 [\d.]+ s in [\d.]+ s -> file://.*/showcase.mp4"),
+        ("showcase_video", r"rendered showcase.mp4 1920x1080 [\d.]+ s in [\d.]+ s -> file://.*/showcase.mp4"),
     ]
     for step, pattern in summaries:
         assert [m for m in logs[step] if re.fullmatch(pattern, m)], (step, pattern, logs[step])

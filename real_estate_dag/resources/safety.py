@@ -20,7 +20,7 @@ class NarrationSettings(ConfigurableResource):
 
 class SafetySettings(ConfigurableResource):
     blocked_classes: str = Field(default=",".join(EXPLICIT), description="NudeNet classes that block publication")
-    block_score_pct: int = Field(default=50, description="a blocked class counts from this score (percent)")
+    block_score_pct: int = Field(default=60, description="a blocked class counts from this score (percent)")
     blur_classes: str = Field(default=",".join(FACES), description="classes blurred in the published videos; "
                               "none: blur nothing")
     blur_score_pct: int = Field(default=30, description="a box is blurred from this score (percent)")

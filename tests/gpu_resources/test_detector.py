@@ -69,7 +69,8 @@ def test_ultralytics_from_its_yaml_loads_first_and_downloads_nothing(
     assert local.detector_model().backend.weights == str(path)
     default = versions_of(ModelRegistry())
     changed = versions_of(local)
-    assert {k for k in default if changed[k] != default[k]} == {"detected_objects", "room_labels"}
+    assert {k for k in default if changed[k] != default[k]} == {"detected_objects", "room_labels", "photo_analysis",
+                                                                 "agent_intro"}
     assert f"ultralytics@{digest_of(path)[:12]}" in changed["room_labels"]
 
 
