@@ -157,8 +157,8 @@ def test_a_short_table_renders_inline_on_the_events_view(browser, server, capsys
     row = WebDriverWait(browser, 60).until(ec.presence_of_element_located(
         (By.XPATH, "//tr[td[normalize-space()='edit_decision_list']]")))
     header = [th.text for th in row.find_elements(By.CSS_SELECTOR, "table thead th")]
-    assert header == ["order", "video", "room", "in_s", "out_s", "duration_s", "showcase_in_s", "showcase_out_s", "score",
-                      "stability", "source", "reason"]
+    assert header == ["order", "video", "room", "in_s", "out_s", "duration_s", "showcase_in_s", "showcase_out_s",
+                      "score", "stability", "source", "reason"]
     cells = [td.text for td in row.find_elements(By.CSS_SELECTOR, "table tbody tr:first-child td")]
     assert cells[:3] == ["0", "walk.mp4", cells[2]] and float(cells[5]) >= 2.0
     keep_screenshot(browser, "selected_clips_table", capsys, record_property)
