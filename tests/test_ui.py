@@ -188,7 +188,7 @@ def test_run_log_has_progress_at_a_readable_rate_and_a_summary_per_step(material
         ("video_analysis", r"walk.mp4: decoding: \d+/300 frames \(\d+%\), [\d.]+ frames/s"),
         ("video_analysis", r"walk.mp4: shot model: \d+/300 frames \(\d+%\), [\d.]+ frames/s"),
         ("video_analysis", r"walk.mp4: room and quality models: \d+/24 frames \(\d+%\), [\d.]+ frames/s"),
-        ("showcase_video", r"rendering 16:9: [\d.]+/[\d.]+ s \(\d+%\), [\d.]+x real time"),
+        ("showcase_video", r"rendering showcase.mp4: [\d.]+/[\d.]+ s \(\d+%\), [\d.]+x real time"),
     ]
     for step, pattern in progress:
         lines = [m for m in logs[step] if re.fullmatch(pattern, m)]
