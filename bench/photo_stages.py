@@ -7,22 +7,13 @@ child processes and are not included).
 """
 
 import json
-import resource
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dagster import DagsterInstance, materialize
-from stages import step_spans
-
-from real_estate_dag.definitions import defs
-from real_estate_dag.gpu_resources.registry import ModelRegistry
-from real_estate_dag.resources.io_manager import StoreJsonIOManager
-from real_estate_dag.resources.limits import UploadLimits
-from real_estate_dag.resources.store import LocalStore
+from stages import materialize_property
 
 PARTITION = "bench-photos"
 
@@ -41,23 +32,7 @@ def write_upload(root: Path, photos: list[Path], target_s: float) -> None:
 
 def main(photos_dir: Path, count: int, root: Path, target_s: float) -> dict:
     write_upload(root, sorted(photos_dir.glob("*.jpg"))[:count], target_s)
-    store = LocalStore(root=str(root))
-    instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("property", [PARTITION])
-    since, started = time.time(), time.perf_counter()
-    result = materialize(
-        list(defs.assets), partition_key=PARTITION, instance=instance,
-        resources={"store": store, "models": ModelRegistry(), "io_manager": StoreJsonIOManager(store=store),
-                   "limits": UploadLimits()},
-    )
-    return {
-        "success": result.success,
-        "photos": count,
-        "end_to_end_s": round(time.perf_counter() - started, 3),
-        "steps": step_spans(instance, result.run_id, since),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "values_dir": str(root / "work" / PARTITION / "values"),
-    }
+    return {"photos": count, **materialize_property(root, PARTITION)}
 
 
 if __name__ == "__main__":

@@ -56,26 +56,30 @@ def step_spans(instance: DagsterInstance, run_id: str, since: float) -> dict[str
     return spans
 
 
-def main(video: Path, root: Path, target_s: float) -> dict:
-    write_upload(root, video, target_s)
+def materialize_property(root: Path, partition: str) -> dict:
+    """Every asset of the uploaded property ``partition`` under the store ``root``: success, wall time,
+    step spans, peak memory and where the asset values are."""
     store = LocalStore(root=str(root))
     instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("property", [PARTITION])
+    instance.add_dynamic_partitions("property", [partition])
     since, started = time.time(), time.perf_counter()
     result = materialize(
-        list(defs.assets), partition_key=PARTITION, instance=instance,
+        list(defs.assets), partition_key=partition, instance=instance,
         resources={"store": store, "models": ModelRegistry(), "io_manager": StoreJsonIOManager(store=store),
                    "limits": UploadLimits()},
     )
-    wall = time.perf_counter() - started
-    values = root / "work" / PARTITION / "values"
     return {
         "success": result.success,
-        "end_to_end_s": round(wall, 3),
+        "end_to_end_s": round(time.perf_counter() - started, 3),
         "steps": step_spans(instance, result.run_id, since),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "values_dir": str(values),
+        "values_dir": str(root / "work" / partition / "values"),
     }
+
+
+def main(video: Path, root: Path, target_s: float) -> dict:
+    write_upload(root, video, target_s)
+    return materialize_property(root, PARTITION)
 
 
 if __name__ == "__main__":
