@@ -14,10 +14,9 @@ from PIL import Image, ImageOps
 
 from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
-from real_estate_dag.ops.kenburns import photo_segment
 from real_estate_dag.ops.manifest import Listing
 from real_estate_dag.ops.photo_select import plan_edit
-from real_estate_dag.ops.render import FPS, RenderClip, inspect_video, render_showcase
+from real_estate_dag.ops.render import RenderClip, inspect_video, render_showcase
 from real_estate_dag.ops.rooms import ROOM_TYPES
 from real_estate_dag.ops.select import Candidate, SelectionParams
 from real_estate_dag.ops.titlecard import draw_title_card
@@ -181,9 +180,8 @@ def test_mixed_edit_prefers_footage_and_fills_rooms_with_photos(tiny_clip: Path,
     sources = []
     for c in clips:
         if c["source"] == "photo":
-            segment = photo_segment(tmp_path / c["photo_key"], c["room"], c["focus"],
-                                    c["duration_s"], size, FPS, tmp_path / f"seg{c['order']}.mp4")
-            sources.append(RenderClip(segment, 0.0, c["duration_s"], False, 16 / 9, kind="photo"))
+            sources.append(RenderClip(tmp_path / c["photo_key"], 0.0, c["duration_s"], False, 16 / 9, kind="photo",
+                                      room=c["room"], focus=tuple(c["focus"])))
         else:
             sources.append(RenderClip(tiny_clip, c["in_s"], c["duration_s"], True, 16 / 9))
     title = draw_title_card(Listing(address="3 Elm St"), "elm", size, tmp_path / "title.png",

@@ -33,7 +33,6 @@ from real_estate_dag.ops.captions import youtube_chapters
 from real_estate_dag.ops.cards import agent_leaks
 from real_estate_dag.ops.ffmpeg import FfmpegDiskFullError, FfmpegError
 from real_estate_dag.ops.intro import hex_colour, intro_items
-from real_estate_dag.ops.kenburns import photo_segment
 from real_estate_dag.ops.manifest import Manifest, manifest_from_dict
 from real_estate_dag.ops.preview import animated_preview, preview_markdown
 from real_estate_dag.ops.privacy import protect_clips
@@ -41,7 +40,6 @@ from real_estate_dag.ops.progress import Progress
 from real_estate_dag.ops.publication import Job, Publication
 from real_estate_dag.ops.render import (
     ASPECT_SIZES,
-    FPS,
     RenderClip,
     RenderedVideo,
     RenderError,
@@ -73,7 +71,7 @@ class Render:
     group_name=GROUP,
     owners=OWNERS,
     kinds={"ffmpeg", "video"},
-    code_version="render-v5",
+    code_version="render-v6",
     check_specs=[
         AssetCheckSpec("format", asset="showcase_video",
                        description="H.264 video at the requested frame size with an AAC audio track."),
@@ -140,8 +138,7 @@ def _render(context: AssetExecutionContext, store: Store, models: ModelRegistry,
                                                                         brand.agent_email, brand.brokerage) if t],
                             hex_colour(brand.colors.primary), manifest.options.aspects, render_dir)
         muted = dict(zip(footage, mutes, strict=True))
-        plan = Publication(manifest, clips_in, clip_source(store, clips_in, dict(zip(footage, clips, strict=True)),
-                                                           render_dir),
+        plan = Publication(manifest, clips_in, clip_source(store, clips_in, dict(zip(footage, clips, strict=True))),
                            selected_clips.get("title_s", params["title_s"]), selected_clips.get("closing_s", 0.0),
                            params["crossfade_s"],
                            {f: store.local_path(e["key"]) for f, e in property_manifest.get("brand_files", {}).items()},
@@ -293,16 +290,14 @@ def merge_checks(first: list[AssetCheckResult], second: list[AssetCheckResult]) 
     return merged
 
 
-def clip_source(store: Store, clips_in: list[dict], footage: dict[int, RenderClip],
-                folder: Path) -> Callable[[str], list[RenderClip]]:
+def clip_source(store: Store, clips_in: list[dict], footage: dict[int, RenderClip]
+                ) -> Callable[[str], list[RenderClip]]:
     """The edit's clips ready to render at an aspect: the ``footage`` clips (by place in the edit) as
-    they are, each photo as its Ken Burns segment at that aspect's size, made once per aspect."""
+    they are, each photo as a Ken Burns move framed for that aspect."""
 
-    @functools.cache
     def at(aspect: str) -> list[RenderClip]:
-        return [footage[i] if i in footage else
-                photo_render_clip(store, c, ASPECT_SIZES[aspect], folder / aspect.replace(":", "x"))
-                for i, c in enumerate(clips_in)]
+        size = ASPECT_SIZES[aspect]
+        return [footage[i] if i in footage else photo_render_clip(store, c, size) for i, c in enumerate(clips_in)]
 
     return at
 
@@ -321,17 +316,18 @@ def footage_clip(store: Store, clip: dict, video: dict, picture: dict) -> Render
                       width / height, crop, source_id=video["fingerprint"]["sha256"])
 
 
-def photo_render_clip(store: Store, clip: dict, size: tuple[int, int], folder: Path) -> RenderClip:
-    """A photo clip of the edit as a source the renderer reads: its Ken Burns segment at ``size``,
-    identified by its content (the encode is deterministic), so a rerun reuses the pieces made from it."""
+@functools.cache
+def _digest(path: Path, modified_ns: int) -> str:
+    return file_digest(path)
+
+
+def photo_render_clip(store: Store, clip: dict, size: tuple[int, int]) -> RenderClip:
+    """A photo clip of the edit as the renderer reads it: its corrected photo, moved over as its room and
+    focus plan, identified by its content so that a rerun reuses the pieces made from it."""
     photo = store.local_path(clip["photo_key"])
-    out = folder / f"photo_{clip['order']:03d}.mp4"
-    focus = (clip["focus"][0], clip["focus"][1])
-    segment = photo_segment(photo, clip["room"], focus, clip["duration_s"], size, FPS, out)
-    return RenderClip(segment, 0.0, clip["duration_s"], False, size[0] / size[1], kind="photo",
-                      source_id=f"photo:{file_digest(segment)}")
-
-
+    return RenderClip(photo, 0.0, clip["duration_s"], False, size[0] / size[1], kind="photo",
+                      source_id=f"photo:{_digest(photo, photo.stat().st_mtime_ns)}", room=clip["room"],
+                      focus=(clip["focus"][0], clip["focus"][1]))
 
 
 def output_checks(renders: list[tuple[str, RenderedVideo, float]], expected_s: float, target_s: float,

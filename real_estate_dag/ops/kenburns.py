@@ -2,22 +2,17 @@
 
 ffmpeg's ``zoompan`` rounds its crop window to whole pixels, so a slow move advances in visible
 one-pixel steps. Here every frame is resampled from the photo with the crop window at its exact
-fractional position (Pillow's ``resize`` with a float ``box``), and the frames are piped to ffmpeg
-only to be encoded, as an intermediate segment the showcase renderer reads like any video clip.
+fractional position (Pillow's ``resize`` with a float ``box``); the renderer pipes the frames straight
+into the encode of the showcase's pieces (ops/render.py), so a photo clip is encoded once.
 """
 
-import contextlib
 import math
-import subprocess
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
-
-from real_estate_dag.ops.ffmpeg import FfmpegError, ffmpeg_exe
 
 PUSH_ZOOM = 1.12  # an exterior pushes in by this much over its clip
 PAN_ZOOM = 1.15  # a room is framed this much tighter than the widest crop, to leave room to pan
@@ -25,7 +20,6 @@ MAX_PAN = 0.3  # the most a pan travels, as a share of the crop width
 # Frames are resampled from at least this many photo pixels per output pixel: at 1:1 the interpolation's
 # blur changes with the sub-pixel phase, which shows as uneven motion (0.06 px measured, 0.015 px at 1.5).
 OVERSAMPLE = 1.5
-SEGMENT_ENCODE = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "12", "-pix_fmt", "yuv420p"]
 
 
 @dataclass(frozen=True)
@@ -112,62 +106,24 @@ def working_copy(image: Image.Image, move: Move, output_width: int) -> tuple[Ima
     return reduced, Move(scaled(move.start), scaled(move.end), move.aspect, move.frames)
 
 
-def frames(image: Image.Image, move: Move, size: tuple[int, int]) -> Iterator[Image.Image]:
-    """The move's frames at ``size``: each resampled (bicubic) from the crop window at its exact position."""
+def frames(image: Image.Image, move: Move, size: tuple[int, int], first: int = 0,
+           count: int | None = None) -> Iterator[Image.Image]:
+    """The move's frames ``first`` to ``first + count`` (default: all) at ``size``, each resampled (bicubic)
+    from the crop window at its exact position; past its end the move holds its last frame."""
     source, planned = working_copy(image.convert("RGB"), move, size[0])
-    for index in range(planned.frames):
-        yield source.resize(size, Image.Resampling.BICUBIC, box=planned.box(index))
+    for index in range(first, first + (planned.frames - first if count is None else count)):
+        yield source.resize(size, Image.Resampling.BICUBIC, box=planned.box(min(index, planned.frames - 1)))
 
 
 def frame_size(move: Move, size: tuple[int, int]) -> tuple[int, int]:
     """The size to compute the move's frames at: ``size``, or the tightest window's size in photo pixels
-    over ``OVERSAMPLE`` (even) when that is smaller: a small photo's segment is enlarged by the renderer, with one
-    fixed Lanczos scale that keeps its sub-pixel motion (``RenderClip.kind == "photo"``)."""
+    over ``OVERSAMPLE`` (even) when that is smaller: a small photo's frames are enlarged by the renderer, with
+    one fixed Lanczos scale that keeps its sub-pixel motion."""
     tightest = min(move.start.width, move.end.width) / OVERSAMPLE
     if tightest >= size[0]:
         return size
     width = max(2, int(tightest) // 2 * 2)
     return width, max(2, round(width * size[1] / size[0] / 2) * 2)
-
-
-def render_segment(image: Image.Image, move: Move, size: tuple[int, int], fps: int, out: Path,
-                   timeout_s: float = 600.0) -> Path:
-    """Encode the move's frames as ``out``, a high-quality H.264 segment of ``move.frames / fps`` seconds
-    at ``size``, or smaller for a small photo (``frame_size``)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    computed = frame_size(move, size)
-    command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-               "-s", f"{computed[0]}x{computed[1]}", "-r", str(fps), "-i", "-", *SEGMENT_ENCODE,
-               "-r", str(fps), str(out)]
-    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdin is not None and proc.stderr is not None
-    try:
-        for frame in frames(image, move, computed):
-            proc.stdin.write(frame.tobytes())
-    except BrokenPipeError:
-        pass  # ffmpeg stopped early; its message follows
-    finally:
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.close()
-    try:
-        proc.wait(timeout=timeout_s)  # at -loglevel error its stderr is a few lines: no pipe fills up
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise FfmpegError(f"encoding {out.name} took longer than {timeout_s:.0f} s") from None
-    if proc.returncode != 0:
-        raise FfmpegError(f"encoding {out.name} failed: {proc.stderr.read().decode(errors='replace').strip()[-500:]}")
-    return out
-
-
-def photo_segment(photo: Path, room: str, focus: tuple[float, float], duration_s: float, size: tuple[int, int],
-                  fps: int, out: Path) -> Path:
-    """A photo clip as a video file the showcase renderer reads like footage: the planned move over the
-    (corrected) photo ``photo`` for ``duration_s`` at ``size``."""
-    with Image.open(photo) as image:
-        picture = image.convert("RGB")
-    move = plan_move(picture.size, size, room, focus, max(1, round(duration_s * fps)))
-    return render_segment(picture, move, size, fps, out)
 
 
 def saliency_focus(image: Image.Image) -> tuple[float, float]:

@@ -34,7 +34,7 @@ def photo_clip(row: dict[str, Any], duration_s: float, reason: str) -> Clip:
     """An edit decision list entry for the photo ``row`` (a photo_analysis row) shown for ``duration_s``."""
     return Clip(0, row["file"], -1, -1, row["room"], 0, max(0, round(duration_s * FPS) - 1), 0.0,
                 round(duration_s, 4), round(duration_s, 4), row["quality"], 1.0, source="photo", reason=reason,
-                photo_key=row["enhanced_key"], focus=tuple(row["focus"]))
+                photo_key=row["enhanced_key"], focus=tuple(row["focus"]), caption=row.get("caption", ""))
 
 
 def _ranked_photos(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

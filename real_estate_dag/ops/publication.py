@@ -99,15 +99,25 @@ class Publication:
         clip = self.clips(ASPECTS[0])[best]
         return poster_frame(clip.path, clip.in_s + clip.duration_s / 2)
 
-    def _overlaid(self, folder: Path, aspect: str, logo: bool) -> tuple[list[RenderClip], list[CardContent]]:
+    def caption(self, entry: dict[str, Any], branded: bool) -> str:
+        """A clip's lower third: its photo's caption from the manifest (not in an unbranded render when it
+        names the agent or brokerage), else its room with ``room_captions``."""
+        room = room_title(entry["room"]) if self.manifest.options.room_captions else ""
+        caption = entry.get("caption", "")
+        if not caption or (not branded and any(t.casefold() in caption.casefold()
+                                               for t in self.manifest.brand.agent_texts())):
+            return room
+        return caption
+
+    def _overlaid(self, folder: Path, aspect: str, logo: bool, branded: bool
+                  ) -> tuple[list[RenderClip], list[CardContent]]:
         tag = aspect.replace(":", "x")
-        options = self.manifest.options
         clips, contents = [], []
         for i, (entry, clip) in enumerate(zip(self.edl, self.clips(aspect), strict=True)):
-            content = overlay_content(room_title(entry["room"]) if options.room_captions else "", logo)
+            content = overlay_content(self.caption(entry, branded), logo)
             overlay = None
             if content.texts or content.pictures:
-                name = f"overlay_{tag}_{i}{'_logo' if logo else ''}.png"
+                name = f"overlay_{tag}_{i}{'_logo' if logo else ''}{'' if branded else '_unbranded'}.png"
                 overlay = draw_overlay(content, ASPECT_SIZES[aspect], folder / name, self.brand_files)
                 contents.append(replace(content, name=f"overlay of clip {i}"))
             clips.append(replace(clip, overlay=overlay))
@@ -128,7 +138,7 @@ class Publication:
             for variant in variants:
                 branded = variant == "branded"
                 clips, contents = self._overlaid(folder, aspect, branded and options.corner_logo and
-                                                 LOGO in self.brand_files)
+                                                 LOGO in self.brand_files, branded)
                 if not branded and self.unbranded_mute:
                     clips = [replace(c, mute=m) for c, m in zip(clips, self.unbranded_mute, strict=True)]
                 lead: list[Card | RenderClip] = [title]
@@ -149,7 +159,7 @@ class Publication:
             for aspect in (a for a in TEASER_ASPECTS if a in options.aspects):
                 black = Card(draw_black(ASPECT_SIZES[aspect], folder / f"black_{aspect.replace(':', 'x')}.png"),
                              self.lead_s)
-                clips, contents = self._overlaid(folder, aspect, logo=False)
+                clips, contents = self._overlaid(folder, aspect, logo=False, branded=False)
                 picked = [c for entry, c in zip(self.edl, clips, strict=True) if entry["order"] in chosen]
                 yield Job(file_name("teaser", aspect), "teaser", aspect, [black, *picked, black], contents)
 

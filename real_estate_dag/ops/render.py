@@ -3,23 +3,29 @@
 The time line is a list of items (cards and clips) at ``FPS``; neighbouring items overlap by one
 crossfade. Each item's *body* (its frames outside the fades) and each *transition* (one crossfade)
 is its own H.264 piece, encoded with the same settings and kept in a ``PieceCache`` under a key
-that hashes its sources and filters. The pieces are joined by ffmpeg's concat demuxer with stream
-copy and the sound track (music, loudness normalised, or the clips' own sound) is mixed and muxed
-in the same step. A variant that changes a card re-encodes that card's body and its transition only.
+that hashes its sources and filters. The pieces and the sound track (music, loudness normalised, or
+the clips' own sound) are encoded ``PARALLEL_ENCODES`` at a time, then joined by ffmpeg's concat
+demuxer with stream copy. A variant that changes a card re-encodes that card's body and its
+transition only. A photo clip's Ken Burns frames are piped straight into its pieces' encodes.
 
 Every picture filter is built in ``picture_chain`` and every sound filter in ``audio_graph``.
 """
 
+import contextlib
+import functools
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import av
+from PIL import Image
 
+from real_estate_dag.ops import kenburns
 from real_estate_dag.ops.ffmpeg import run_ffmpeg
 from real_estate_dag.ops.render_cache import PieceCache, file_digest, piece_key
 
@@ -28,6 +34,8 @@ FPS = 30
 AUDIO_RATE = 48000
 LOUDNESS_LUFS = -14.0  # EBU R128 integrated loudness for web video
 MUSIC_FADE_IN_S, MUSIC_FADE_OUT_S = 1.5, 2.0
+# Pieces and the sound track are encoded this many at a time: x264 leaves cores idle on a short piece.
+PARALLEL_ENCODES = 2
 ENCODER = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-r", str(FPS)]
 
 
@@ -50,7 +58,9 @@ class RenderClip:
     crop: tuple[int, int, int, int] | None = None  # x, y, width, height of the picture inside black bars
     source_id: str = ""  # the file's content identity for the piece cache (default: path, size, mtime)
     overlay: Path | None = None  # a full-frame RGBA PNG drawn over the clip (room caption, corner logo)
-    kind: str = "video"  # "photo": a Ken Burns segment (ops/kenburns.py), enlarged with Lanczos when small
+    kind: str = "video"  # "photo": ``path`` is a photo, shown as a Ken Burns move (ops/kenburns.py)
+    room: str = ""  # a photo's room and focus point (relative x, y), which plan its move
+    focus: tuple[float, float] = (0.5, 0.5)
     voice: bool = False  # narration to keep: heard over the music (ducked under it) in every variant
     mute: tuple[tuple[float, float], ...] = ()  # spans of the clip (seconds from in_s) whose sound is dropped
 
@@ -91,6 +101,43 @@ class _Piece:
     segments: tuple[tuple[_Item, int, int], ...]  # (item, first frame inside it, frame count)
 
 
+@dataclass(frozen=True)
+class _Feed:
+    """Frames ``first`` to ``first + count`` of a photo item's move, at ``size``, written as raw RGB into
+    the named pipe ``fifo`` that the piece's encode reads: a photo clip is encoded once, in its pieces."""
+
+    fifo: Path
+    clip: RenderClip
+    frames: int  # the whole clip's, which its move is planned over
+    output: tuple[int, int]
+    size: tuple[int, int]  # the frames' own size (smaller than ``output`` for a small photo)
+    first: int
+    count: int
+
+
+def photo_move(clip: RenderClip, frames: int, size: tuple[int, int]) -> tuple[kenburns.Move, tuple[int, int]]:
+    """The Ken Burns move of a photo clip of ``frames`` frames shown at ``size``, and the size its frames are
+    computed at."""
+    with Image.open(clip.path) as image:
+        move = kenburns.plan_move(image.size, size, clip.room, clip.focus, frames)
+    return move, kenburns.frame_size(move, size)
+
+
+@functools.lru_cache(maxsize=4)  # a photo's pieces (transition in, body, transition out) share one copy
+def _working_copy(path: Path, modified_ns: int, move: kenburns.Move, width: int
+                  ) -> tuple[Image.Image, kenburns.Move]:
+    with Image.open(path) as image:
+        return kenburns.working_copy(image.convert("RGB"), move, width)
+
+
+def _write_feed(feed: _Feed) -> None:
+    move, _ = photo_move(feed.clip, feed.frames, feed.output)
+    source, planned = _working_copy(feed.clip.path, feed.clip.path.stat().st_mtime_ns, move, feed.size[0])
+    with contextlib.suppress(BrokenPipeError), feed.fifo.open("wb") as pipe:  # opens once ffmpeg reads it
+        for frame in kenburns.frames(source, planned, feed.size, feed.first, feed.count):
+            pipe.write(frame.tobytes())
+
+
 def _fit_filter(clip: RenderClip, width: int, height: int) -> str:
     """Scale one clip's picture (inside its bars) to the frame: crop to fill when aspects are close,
     else blurred backdrop. Reads ``[IN]``, writes ``[FIT]``."""
@@ -99,7 +146,7 @@ def _fit_filter(clip: RenderClip, width: int, height: int) -> str:
     if clip.crop is not None:
         x, y, w, h = clip.crop
         source += f"crop={w}:{h}:{x}:{y},"
-    if clip.kind == "photo":  # already framed at the output's aspect ratio
+    if clip.kind == "photo":  # framed at the output's aspect ratio; a small photo's frames are enlarged
         return f"{source}scale={width}:{height}:flags=lanczos,{tail}[FIT]"
     if abs(clip.display_aspect - width / height) / (width / height) < 0.12:
         return f"{source}scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},{tail}[FIT]"
@@ -113,19 +160,28 @@ def _fit_filter(clip: RenderClip, width: int, height: int) -> str:
     )
 
 
-def picture_chain(item: _Item, first: int, frames: int, index: int, size: tuple[int, int]
-                  ) -> tuple[list[str], list[str], str]:
-    """Input arguments, filter graph lines and output label of ``frames`` frames of ``item`` from its
-    frame ``first``; inputs are numbered from ``index``. The one place picture filters are built."""
+def picture_chain(item: _Item, first: int, frames: int, index: int, size: tuple[int, int], pipes: Path
+                  ) -> tuple[list[str], list[str], str, list[_Feed]]:
+    """Input arguments, filter graph lines, output label and photo feeds of ``frames`` frames of ``item``
+    from its frame ``first``; inputs are numbered from ``index`` and a photo's frames come through a named
+    pipe in ``pipes``. The one place picture filters are built."""
     width, height = size
     label = f"s{index}"
     if item.card is not None:  # decoded once and repeated, not re-read from the PNG for every frame
         return (["-i", str(item.card.png)],
                 [f"[{index}:v]scale={width}:{height},setsar=1,format=yuv420p,loop=loop={frames - 1}:size=1:start=0,"
-                 f"setpts=N/{FPS}/TB,fps={FPS},settb=AVTB,trim=end_frame={frames}[{label}]"], label)
+                 f"setpts=N/{FPS}/TB,fps={FPS},settb=AVTB,trim=end_frame={frames}[{label}]"], label, [])
     clip = item.clip
     assert clip is not None
-    args = ["-ss", f"{clip.in_s + first / FPS:.4f}", "-t", f"{(frames + 2) / FPS:.4f}", "-i", str(clip.path)]
+    feeds = []
+    if clip.kind == "photo":
+        computed = photo_move(clip, item.frames, size)[1]
+        fifo = pipes / f"photo{index}.rgb"
+        feeds.append(_Feed(fifo, clip, item.frames, size, computed, first, frames))
+        args = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{computed[0]}x{computed[1]}",
+                "-framerate", str(FPS), "-i", str(fifo)]
+    else:
+        args = ["-ss", f"{clip.in_s + first / FPS:.4f}", "-t", f"{(frames + 2) / FPS:.4f}", "-i", str(clip.path)]
     fit = _fit_filter(clip, width, height).replace("IN", str(index)).replace(f"[{index}]", f"[{index}:v]", 1)
     fit = fit.replace("[FIT]", f"[f{index}]")
     graph = [fit]
@@ -136,37 +192,43 @@ def picture_chain(item: _Item, first: int, frames: int, index: int, size: tuple[
         picture = f"[o{index}]"
     # the source may end a frame early: the last frame is held so that every piece is exact
     graph.append(f"{picture}tpad=stop=-1:stop_mode=clone,trim=end_frame={frames},setpts=PTS-STARTPTS[{label}]")
-    return args, graph, label
+    return args, graph, label, feeds
 
 
-def _inputs_of(item: _Item) -> dict[str, str]:
+def _inputs_of(item: _Item, feeds: list[_Feed]) -> dict[str, str]:
     """Local paths -> content identities, for the piece key."""
     if item.card is not None:
         return {str(item.card.png): "card:" + file_digest(item.card.png)}
     clip = item.clip
     assert clip is not None
     stat = clip.path.stat()
-    found = {str(clip.path): "clip:" + (clip.source_id or f"{clip.path}:{stat.st_size}:{stat.st_mtime_ns}")}
+    identity = "clip:" + (clip.source_id or f"{clip.path}:{stat.st_size}:{stat.st_mtime_ns}")
+    found = {str(clip.path): identity}
+    for feed in feeds:  # the move is planned over the whole clip: its frames depend on all of these
+        found[str(feed.fifo)] = f"photo:{identity}:{clip.room}:{clip.focus}:{feed.frames}:{feed.first}:{feed.count}"
     if clip.overlay is not None:
         found[str(clip.overlay)] = "overlay:" + file_digest(clip.overlay)
     return found
 
 
-def _piece_command(piece: _Piece, size: tuple[int, int], out: Path) -> tuple[list[str], dict[str, str]]:
+def _piece_command(piece: _Piece, size: tuple[int, int], out: Path, pipes: Path
+                   ) -> tuple[list[str], dict[str, str], list[_Feed]]:
     args: list[str] = []
     graph: list[str] = []
     labels: list[str] = []
     identities: dict[str, str] = {}
+    feeds: list[_Feed] = []
     index = 0
     # xfade stops at its first input's last timestamp: a transition's inputs run one frame longer
     extra = 1 if len(piece.segments) == 2 else 0
     for item, first, frames in piece.segments:
-        more, lines, label = picture_chain(item, first, frames + extra, index, size)
+        more, lines, label, fed = picture_chain(item, first, frames + extra, index, size, pipes)
         index += sum(1 for a in more if a == "-i")
         args += more
         graph += lines
         labels.append(label)
-        identities |= _inputs_of(item)
+        identities |= _inputs_of(item, fed)
+        feeds += fed
     if len(labels) == 2:
         graph.append(f"[{labels[0]}][{labels[1]}]xfade=transition=fade:duration={piece.frames / FPS:.4f}:offset=0,"
                      f"trim=end_frame={piece.frames}[v]")
@@ -174,7 +236,26 @@ def _piece_command(piece: _Piece, size: tuple[int, int], out: Path) -> tuple[lis
         graph.append(f"[{labels[0]}]null[v]")
     args += ["-filter_complex", ";".join(graph), "-map", "[v]", *ENCODER, "-frames:v", str(piece.frames), "-an",
              str(out)]
-    return args, identities
+    return args, identities, feeds
+
+
+def _encode(args: list[str], feeds: list[_Feed], timeout_s: float, output: Path,
+            progress: Callable[[float], None] | None) -> None:
+    """Run the piece's encode while threads write its photo frames into their named pipes."""
+    for feed in feeds:
+        os.mkfifo(feed.fifo)
+    with ThreadPoolExecutor(max_workers=max(1, len(feeds))) as pool:
+        written: list[Future] = [pool.submit(_write_feed, feed) for feed in feeds]
+        try:
+            run_ffmpeg(args, timeout_s=timeout_s, output=output, progress=progress)
+        finally:
+            for feed in feeds:  # a writer still waiting for its reader (ffmpeg failed first) is let go
+                with contextlib.suppress(OSError):
+                    os.close(os.open(feed.fifo, os.O_RDONLY | os.O_NONBLOCK))
+            for future in written:
+                future.result()
+            for feed in feeds:
+                feed.fifo.unlink(missing_ok=True)
 
 
 def _plan(items: list[_Item], fade: int) -> list[_Piece]:
@@ -258,7 +339,7 @@ def render_edit(
     progress: Callable[[float, float], None] | None = None,
 ) -> RenderedVideo:
     """Render ``cards_and_clips`` (in order, neighbours crossfaded) to a temporary name beside ``out``,
-    verify it with PyAV, then rename it to ``out``; ``progress`` receives (seconds written, total).
+    verify it with PyAV, then rename it to ``out``; ``progress`` receives (seconds encoded, total).
 
     Pieces come from ``cache`` when it holds them and are added to it otherwise (without a cache,
     a temporary one is used and removed). On any failure the temporary file is removed and ``out``
@@ -275,36 +356,50 @@ def render_edit(
     limit = timeout_s or max(300.0, 20.0 * total)
     work = Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-pieces-", dir=out.parent))
     cache = cache or PieceCache(work / "cache")
-    encoded, reused, keys = [], [], []
+    pieces = _plan(items, fade)
+    commands = [_piece_command(piece, size, Path("PIECE"), work / f"piece{n}") for n, piece in enumerate(pieces)]
+    keys = [piece_key(args, identities) for args, identities, _ in commands]
+    encoded, reused, wanted = [], [], {}
+    for n, (piece, key) in enumerate(zip(pieces, keys, strict=True)):
+        if key in wanted or cache.lookup(key) is not None:
+            reused.append(piece.name)
+        else:
+            wanted[key] = n
+            encoded.append(piece.name)
+    written = [0.0]
+
+    def encode(n: int) -> None:
+        piece, key = pieces[n], keys[n]
+        (work / f"piece{n}").mkdir()
+        partial = cache.temporary(key)
+        args, _, feeds = _piece_command(piece, size, partial, work / f"piece{n}")
+        try:
+            _encode(args, feeds, limit, tmp, None)
+            cache.commit(key, partial)
+        finally:
+            partial.unlink(missing_ok=True)
+        if progress:
+            written[0] += piece.frames / FPS
+            progress(min(total, written[0]), total)
+
+    sound = work / "sound.m4a"
+    audio_args, graph = audio_graph(items, fade, total, music, first_input=0, source_audio=source_audio,
+                                    duck_ratio=duck_ratio)
     try:
-        listing = []
-        for piece in _plan(items, fade):
-            key_args, identities = _piece_command(piece, size, Path("PIECE"))
-            key = piece_key(key_args, identities)
-            keys.append(key)
-            found = cache.lookup(key)
-            if found is None:
-                partial = cache.temporary(key)
-                args, _ = _piece_command(piece, size, partial)
-                try:
-                    run_ffmpeg(args, timeout_s=limit, output=tmp, progress=(
-                        lambda s, p=piece: progress(min(total, p.start_frame / FPS + s), total)) if progress else None)
-                    found = cache.commit(key, partial)
-                finally:
-                    partial.unlink(missing_ok=True)
-                encoded.append(piece.name)
-            else:
-                reused.append(piece.name)
-            if progress:
-                progress((piece.start_frame + piece.frames) / FPS, total)
-            listing.append(f"file '{found.resolve()}'")
+        with ThreadPoolExecutor(max_workers=PARALLEL_ENCODES) as pool:
+            futures = [pool.submit(run_ffmpeg, [*audio_args, "-filter_complex", ";".join(graph), "-map", "[aout]",
+                                                "-c:a", "aac", "-b:a", "160k", "-ar", str(AUDIO_RATE),
+                                                "-t", f"{total:.4f}", str(sound)], timeout_s=limit, output=tmp)]
+            futures += [pool.submit(encode, n) for n in wanted.values()]
+            try:
+                for future in futures:
+                    future.result()
+            finally:
+                pool.shutdown(cancel_futures=True)
         concat = work / "pieces.txt"
-        concat.write_text("\n".join(listing) + "\n")
-        audio_args, graph = audio_graph(items, fade, total, music, first_input=1, source_audio=source_audio,
-                                        duck_ratio=duck_ratio)
-        run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(concat), *audio_args, "-filter_complex", ";".join(graph),
-                    "-map", "0:v", "-map", "[aout]", "-c:v", "copy", "-c:a", "aac", "-b:a", "160k",
-                    "-ar", str(AUDIO_RATE), "-t", f"{total:.4f}", "-movflags", "+faststart", str(tmp)],
+        concat.write_text("".join(f"file '{cache.path(key).resolve()}'\n" for key in keys))
+        run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(concat), "-i", str(sound), "-map", "0:v", "-map", "1:a",
+                    "-c", "copy", "-t", f"{total:.4f}", "-movflags", "+faststart", str(tmp)],
                    timeout_s=limit, output=tmp)
         rendered = inspect_video(tmp)
         _verify(rendered, out.name, size, total)

@@ -88,6 +88,7 @@ class Clip:
     reason: str = ""  # why the edit chose it
     photo_key: str = ""  # a photo clip's corrected photo in the store
     focus: tuple[float, float] = (0.5, 0.5)  # a photo clip's focus point, as shares of its width and height
+    caption: str = ""  # a photo clip's caption from the manifest, drawn as its lower third
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
