@@ -20,6 +20,8 @@ from real_estate_dag.ops.cards import (
     qr_image,
 )
 from real_estate_dag.ops.manifest import Brand, Listing, ManifestError, parse_manifest
+from real_estate_dag.ops.publication import Publication
+from real_estate_dag.ops.render import RenderClip
 from real_estate_dag.ops.text_layout import _covered, fit_block, font_for
 from real_estate_dag.ops.titlecard import draw_title_card
 
@@ -140,3 +142,26 @@ def test_the_brand_block_and_the_older_agent_fields() -> None:
         with pytest.raises(ManifestError, match=re.escape(reason)) as exc:
             parse_manifest(body.encode())
         assert exc.value.field.startswith(f"brand.{field}")
+
+
+def test_photo_captions_are_lower_thirds_and_stay_out_of_the_unbranded_render(tmp_path: Path) -> None:
+    photo = tmp_path / "kitchen.jpg"
+    Image.new("RGB", (400, 300), (120, 130, 140)).save(photo)
+    manifest = parse_manifest(json.dumps({
+        "property_id": "p", "photos": [{"file": "kitchen.jpg", "caption": "Renovated in 2024"},
+                                       {"file": "bed.jpg", "caption": "Ask Jane Realtor about it"}],
+        "brand": {"agent_name": "Jane Realtor"},
+        "options": {"unbranded": True, "teaser": False, "room_captions": True}}).encode())
+    edl = [{"order": 0, "room": "kitchen", "caption": "Renovated in 2024", "score": 0.5},
+           {"order": 1, "room": "bedroom", "caption": "Ask Jane Realtor about it", "score": 0.5}]
+    photos = [RenderClip(photo, 0.0, 3.0, False, 16 / 9, kind="photo", room=e["room"]) for e in edl]
+    plan = Publication(manifest, edl, lambda aspect: photos, 2.0, 0.0, 0.5, {}, hero_photo=photo)
+    jobs = {job.name: job for job in plan.jobs(tmp_path)}
+    shown = {name: [c.texts for c in job.contents if c.name.startswith("overlay")] for name, job in jobs.items()}
+    assert shown["showcase.mp4"] == [("Renovated in 2024",), ("Ask Jane Realtor about it",)]
+    assert shown["showcase_unbranded.mp4"] == [("Renovated in 2024",), ("Bedroom",)]
+    assert agent_leaks(jobs["showcase_unbranded.mp4"].contents, manifest.brand) == []
+    overlay = jobs["showcase.mp4"].edit[1].overlay
+    alpha = np.asarray(Image.open(overlay).convert("RGBA"))[..., 3]
+    height = alpha.shape[0]
+    assert alpha[: height // 2].max() == 0 and (alpha[height // 2 :] > 0).mean() > 0.005  # drawn low in the frame
