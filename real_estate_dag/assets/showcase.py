@@ -3,7 +3,7 @@ chapters and room captions, published as one result set."""
 
 import functools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from dagster import (
     MetadataValue,
     asset,
 )
+from PIL import Image
 
 from real_estate_dag.assets.common import (
     GROUP,
@@ -35,7 +36,7 @@ from real_estate_dag.ops.ffmpeg import FfmpegDiskFullError, FfmpegError
 from real_estate_dag.ops.intro import hex_colour, intro_items
 from real_estate_dag.ops.manifest import Manifest, manifest_from_dict
 from real_estate_dag.ops.preview import animated_preview, preview_markdown
-from real_estate_dag.ops.privacy import protect_clips
+from real_estate_dag.ops.privacy import protect_clips, protect_photos
 from real_estate_dag.ops.progress import Progress
 from real_estate_dag.ops.publication import Job, Publication
 from real_estate_dag.ops.render import (
@@ -128,6 +129,15 @@ def _render(context: AssetExecutionContext, store: Store, models: ModelRegistry,
     params = selected_clips["params"]
     clips, mutes, blurred = speech_and_privacy(context, store, models, manifest, edl, clips, sizes, narration,
                                                moderation)
+    stills = [i for i, c in enumerate(clips_in) if c["source"] == "photo"]
+    settings = moderation["settings"]
+    photos, blurred_photos = protect_photos(
+        [photo_render_clip(store, clips_in[i]) for i in stills], [clips_in[i] for i in stills],
+        moderation["findings"], settings["blur_classes"], settings["blur_score"],
+        lambda rgb: models.moderation_model().detect(rgb), store.work_dir(key, "privacy"))
+    blurred += blurred_photos
+    by_place = dict(zip(footage, clips, strict=True)) | dict(zip(stills, photos, strict=True))
+    edit_clips = [by_place[i] for i in range(len(clips_in))]
     hero = selected_clips.get("hero")
     cache_root = store.work_dir(key, CACHE_FOLDER)
     with render_area(store.work_dir(key, "render")) as render_dir:
@@ -138,7 +148,7 @@ def _render(context: AssetExecutionContext, store: Store, models: ModelRegistry,
                                                                         brand.agent_email, brand.brokerage) if t],
                             hex_colour(brand.colors.primary), manifest.options.aspects, render_dir)
         muted = dict(zip(footage, mutes, strict=True))
-        plan = Publication(manifest, clips_in, clip_source(store, clips_in, dict(zip(footage, clips, strict=True))),
+        plan = Publication(manifest, clips_in, lambda aspect: edit_clips,
                            selected_clips.get("title_s", params["title_s"]), selected_clips.get("closing_s", 0.0),
                            params["crossfade_s"],
                            {f: store.local_path(e["key"]) for f, e in property_manifest.get("brand_files", {}).items()},
@@ -290,18 +300,6 @@ def merge_checks(first: list[AssetCheckResult], second: list[AssetCheckResult]) 
     return merged
 
 
-def clip_source(store: Store, clips_in: list[dict], footage: dict[int, RenderClip]
-                ) -> Callable[[str], list[RenderClip]]:
-    """The edit's clips ready to render at an aspect: the ``footage`` clips (by place in the edit) as
-    they are, each photo as a Ken Burns move framed for that aspect."""
-
-    def at(aspect: str) -> list[RenderClip]:
-        size = ASPECT_SIZES[aspect]
-        return [footage[i] if i in footage else photo_render_clip(store, c, size) for i, c in enumerate(clips_in)]
-
-    return at
-
-
 def full_size(facts: dict) -> tuple[int, int]:
     """A video's picture size as displayed (after its rotation)."""
     return (facts["height"], facts["width"]) if facts["rotation"] % 180 else (facts["width"], facts["height"])
@@ -321,11 +319,13 @@ def _digest(path: Path, modified_ns: int) -> str:
     return file_digest(path)
 
 
-def photo_render_clip(store: Store, clip: dict, size: tuple[int, int]) -> RenderClip:
+def photo_render_clip(store: Store, clip: dict) -> RenderClip:
     """A photo clip of the edit as the renderer reads it: its corrected photo, moved over as its room and
-    focus plan, identified by its content so that a rerun reuses the pieces made from it."""
+    focus plan (framed for each aspect), identified by its content so that a rerun reuses its pieces."""
     photo = store.local_path(clip["photo_key"])
-    return RenderClip(photo, 0.0, clip["duration_s"], False, size[0] / size[1], kind="photo",
+    with Image.open(photo) as image:
+        aspect = image.width / image.height
+    return RenderClip(photo, 0.0, clip["duration_s"], False, aspect, kind="photo",
                       source_id=f"photo:{_digest(photo, photo.stat().st_mtime_ns)}", room=clip["room"],
                       focus=(clip["focus"][0], clip["focus"][1]))
 

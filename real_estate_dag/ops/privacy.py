@@ -1,4 +1,4 @@
-"""Blur faces (and any other class a detector reports) in the clips before they are published."""
+"""Blur faces (and any other class a detector reports) in the clips and photos before they are published."""
 
 import subprocess
 import tempfile
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from real_estate_dag.ops.ffmpeg import FfmpegError, ffmpeg_exe
 from real_estate_dag.ops.moderation import Detection
@@ -132,4 +133,39 @@ def protect_clips(clips: Sequence[RenderClip], edl: Sequence[dict], sizes: Seque
                                  f"+blur:{','.join(classes)}@{min_score}:{clip.in_s}:{clip.duration_s}"))
         rows.append({"clip": entry["order"], "video": entry["video"], "in_s": clip.in_s, "sampled_faces": seen,
                      "frames": report.frames, "blurred_frames": report.blurred_frames, "boxes": report.boxes})
+    return protected, rows
+
+
+def blur_photo(src: Path, out: Path, detect: DetectFn, classes: Sequence[str], min_score: float,
+               detect_side: int = 1280) -> int:
+    """Write ``src`` (a corrected photo) to ``out`` with the boxes of ``classes`` blurred, found at up to
+    ``detect_side`` pixels on the long side as moderation looks at photos; the number of boxes."""
+    with Image.open(src) as image:
+        rgb = np.asarray(image.convert("RGB"))
+    scale = min(1.0, detect_side / max(rgb.shape[:2]))
+    small = cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)),
+                       interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+    boxes = [tuple(round(v / scale) for v in box) for box in boxes_to_blur(detect(small), classes, min_score)]
+    Image.fromarray(blur_boxes(rgb, boxes)).save(out, quality=95)
+    return len(boxes)
+
+
+def protect_photos(clips: Sequence[RenderClip], edl: Sequence[dict], findings: Sequence[dict],
+                   classes: Sequence[str], min_score: float, detect: DetectFn, folder: Path
+                   ) -> tuple[list[RenderClip], list[dict]]:
+    """The photo ``clips`` with every photo that moderation saw one of ``classes`` in replaced by a copy
+    with them blurred (``blur_photo``), and a row per blurred photo."""
+    protected, rows = [], []
+    for clip, entry in zip(clips, edl, strict=True):
+        seen = sum(f["file"] == entry["video"] and f["time_s"] is None and f["label"] in classes
+                   and f["score"] >= min_score for f in findings)
+        if not classes or not seen:
+            protected.append(clip)
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        out = folder / f"blurred_photo_{entry['order']}.jpg"
+        boxes = blur_photo(clip.path, out, detect, classes, min_score)
+        protected.append(replace(clip, path=out, source_id=f"{clip.source_id}+blur:{','.join(classes)}@{min_score}"))
+        rows.append({"clip": entry["order"], "video": entry["video"], "in_s": 0.0, "sampled_faces": seen,
+                     "frames": 1, "blurred_frames": int(boxes > 0), "boxes": boxes})
     return protected, rows

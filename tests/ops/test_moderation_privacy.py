@@ -6,10 +6,12 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from PIL import Image
 
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.moderation import EXPLICIT, FACES, block_message, blocking, scan
-from real_estate_dag.ops.privacy import blur_clip
+from real_estate_dag.ops.privacy import blur_clip, protect_photos
+from real_estate_dag.ops.render import RenderClip
 
 FACE_SCORE = 0.3
 
@@ -55,3 +57,26 @@ def test_faces_are_blurred_in_a_clip(detector, narrated_clip: Path, tmp_path: Pa
     assert faces_in(detector, [image for _, image in after_frames]) == [0] * len(after_frames)
     with av.open(str(out)) as container:
         assert container.streams.audio and container.duration / av.time_base == pytest.approx(1.2, abs=0.1)
+
+
+def test_faces_are_blurred_in_a_listing_photo_and_nothing_else_changes(detector, narrated_clip: Path,
+                                                                       tmp_path: Path) -> None:
+    _, frame = frames(narrated_clip, start_s=1.0, end_s=1.1)[0]
+    photo = tmp_path / "front.jpg"
+    Image.fromarray(frame).resize((1280, 720), Image.Resampling.BICUBIC).save(photo, quality=95)
+    original = np.asarray(Image.open(photo).convert("RGB"))
+    assert faces_in(detector, [original]) != [0]
+    clip = RenderClip(photo, 0.0, 3.0, False, 16 / 9, kind="photo", source_id="photo:abc")
+    entry = {"order": 2, "video": "photos/front.jpg"}
+    finding = {"file": "photos/front.jpg", "time_s": None, "label": "FACE_FEMALE", "score": 0.8}
+    untouched, rows = protect_photos([clip], [entry], [{**finding, "file": "photos/other.jpg"}], FACES, FACE_SCORE,
+                                     detector.detect, tmp_path / "privacy")
+    assert untouched == [clip] and rows == []
+    [protected], [row] = protect_photos([clip], [entry], [finding], FACES, FACE_SCORE, detector.detect,
+                                        tmp_path / "privacy")
+    assert protected.path != photo and protected.source_id != clip.source_id and row["boxes"] >= 1
+    blurred = np.asarray(Image.open(protected.path).convert("RGB"))
+    assert faces_in(detector, [blurred]) == [0]
+    changed = np.abs(blurred.astype(int) - original.astype(int)).max(axis=2) > 24
+    assert 0.001 < changed.mean() < 0.5  # the face, not the whole photo
+    assert Image.open(photo).tobytes() == Image.fromarray(original).tobytes()  # the photo itself is not altered
