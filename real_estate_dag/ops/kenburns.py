@@ -2,7 +2,7 @@
 
 ffmpeg's ``zoompan`` rounds its crop window to whole pixels, so a slow move advances in visible
 one-pixel steps. Here every frame is resampled from the photo with the crop window at its exact
-fractional position (Pillow's ``resize`` with a float ``box``); the renderer pipes the frames straight
+fractional position (an affine warp with a fractional offset and scale); the renderer pipes the frames straight
 into the encode of the showcase's pieces (ops/render.py), so a photo clip is encoded once.
 """
 
@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -18,8 +19,9 @@ PUSH_ZOOM = 1.12  # an exterior pushes in by this much over its clip
 PAN_ZOOM = 1.15  # a room is framed this much tighter than the widest crop, to leave room to pan
 MAX_PAN = 0.3  # the most a pan travels, as a share of the crop width
 # Frames are resampled from at least this many photo pixels per output pixel: at 1:1 the interpolation's
-# blur changes with the sub-pixel phase, which shows as uneven motion (0.06 px measured, 0.015 px at 1.5).
+# blur changes with the sub-pixel phase, which shows as uneven motion (0.06 px measured, 0.025 px at 1.5).
 OVERSAMPLE = 1.5
+ANTIALIAS = 0.5  # the low-pass before a reduction by r: a Gaussian of ANTIALIAS * sqrt(r^2 - 1) source pixels
 
 
 @dataclass(frozen=True)
@@ -107,12 +109,22 @@ def working_copy(image: Image.Image, move: Move, output_width: int) -> tuple[Ima
 
 
 def frames(image: Image.Image, move: Move, size: tuple[int, int], first: int = 0,
-           count: int | None = None) -> Iterator[Image.Image]:
-    """The move's frames ``first`` to ``first + count`` (default: all) at ``size``, each resampled (bicubic)
-    from the crop window at its exact position; past its end the move holds its last frame."""
+           count: int | None = None) -> Iterator[np.ndarray]:
+    """The move's frames ``first`` to ``first + count`` (default: all) at ``size`` as RGB arrays, each
+    resampled (bilinear, by an affine warp) from the crop window at its exact position in a copy low-passed
+    for the reduction; past its end the move holds its last frame."""
     source, planned = working_copy(image.convert("RGB"), move, size[0])
+    pixels = np.asarray(source)
+    reduction = min(planned.start.width, planned.end.width) / size[0]
+    if reduction > 1:
+        pixels = cv2.GaussianBlur(pixels, (0, 0), ANTIALIAS * math.sqrt(reduction**2 - 1))
     for index in range(first, first + (planned.frames - first if count is None else count)):
-        yield source.resize(size, Image.Resampling.BICUBIC, box=planned.box(min(index, planned.frames - 1)))
+        left, top, right, bottom = planned.box(min(index, planned.frames - 1))
+        sx, sy = (right - left) / size[0], (bottom - top) / size[1]
+        # output pixel centres (u + 0.5) to source pixel coordinates (centres at integers)
+        matrix = np.array([[sx, 0.0, left + sx / 2 - 0.5], [0.0, sy, top + sy / 2 - 0.5]])
+        yield cv2.warpAffine(pixels, matrix, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                             borderMode=cv2.BORDER_REPLICATE)
 
 
 def frame_size(move: Move, size: tuple[int, int]) -> tuple[int, int]:

@@ -135,7 +135,7 @@ def _write_feed(feed: _Feed) -> None:
     source, planned = _working_copy(feed.clip.path, feed.clip.path.stat().st_mtime_ns, move, feed.size[0])
     with contextlib.suppress(BrokenPipeError), feed.fifo.open("wb") as pipe:  # opens once ffmpeg reads it
         for frame in kenburns.frames(source, planned, feed.size, feed.first, feed.count):
-            pipe.write(frame.tobytes())
+            pipe.write(frame.data)
 
 
 def _fit_filter(clip: RenderClip, width: int, height: int) -> str:

@@ -116,6 +116,7 @@ def test_manifest_photos_list_folder_and_errors() -> None:
 
 def _measured_steps(rendered: list[Image.Image]) -> np.ndarray:
     """Frame-to-frame (dy, dx) motion of the picture, by phase correlation of windowed grey frames."""
+    rendered = [Image.fromarray(f) if isinstance(f, np.ndarray) else f for f in rendered]
     h, w = rendered[0].height, rendered[0].width
     window = np.outer(np.hanning(h), np.hanning(w))
     grey = [np.asarray(f.convert("L"), dtype=np.float64) for f in rendered]
