@@ -26,7 +26,8 @@ def write_upload(root: Path, photos: list[Path], target_s: float) -> None:
         if not link.exists():
             link.hardlink_to(photo)
     manifest = {"property_id": PARTITION, "listing": {"address": "1 Benchmark Way", "price": 500000},
-                "options": {"target_duration_s": target_s, "aspects": ["16:9"]}}
+                # the showcase alone, as the ffmpeg-only floor renders it (the variants: bench/reuse.py)
+                "options": {"target_duration_s": target_s, "aspects": ["16:9"], "unbranded": False, "teaser": False}}
     (folder.parent / "manifest.json").write_text(json.dumps(manifest))
 
 
