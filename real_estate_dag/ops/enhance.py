@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import cv2
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 MAX_GAIN = 0.12  # white balance: at most +-12% per channel
 GAMMA_RANGE = (0.75, 1.33)  # exposure: mid-grey moves towards TARGET_MEAN within this gamma
@@ -61,14 +62,23 @@ def measure_correction(thumbnail: Image.Image) -> Correction:
     return Correction(gains, gamma, black, white)
 
 
+def unsharp_mask(rgb: np.ndarray, sigma: float, amount: float, threshold: int) -> np.ndarray:
+    """``rgb`` plus ``amount`` times its difference from a Gaussian blur of it, where that difference is at
+    least ``threshold`` levels (so flat, noisy areas stay as they are)."""
+    blurred = cv2.GaussianBlur(rgb, (0, 0), sigma)
+    sharpened = cv2.addWeighted(rgb, 1 + amount, blurred, -amount, 0)  # saturating 8-bit arithmetic
+    return np.where(cv2.absdiff(rgb, blurred) >= threshold, sharpened, rgb)
+
+
 def apply_correction(image: Image.Image, correction: Correction) -> Image.Image:
     """``image`` with the tone curves and the mild sharpening applied (a new image)."""
-    return image.convert("RGB").point(correction.curves()).filter(ImageFilter.UnsharpMask(**SHARPEN))
+    toned = np.asarray(image.convert("RGB").point(correction.curves()))
+    return Image.fromarray(unsharp_mask(toned, SHARPEN["radius"], SHARPEN["percent"] / 100, SHARPEN["threshold"]))
 
 
 def resize_for_render(image: Image.Image, short_side: int, long_side: int,
                       upscaler: Upscaler | None = None) -> tuple[Image.Image, str]:
-    """``image`` with its long side at most ``long_side`` (Lanczos), and, when its short side is under
+    """``image`` with its long side at most ``long_side``, and, when its short side is under
     ``short_side`` and there is a super-resolution ``upscaler``, enlarged by it first; and how it was
     enlarged: "super-resolution", "lanczos" (left small: its clips are enlarged with Lanczos when they are
     rendered, ops/kenburns.py) or "" (large enough)."""
@@ -78,7 +88,7 @@ def resize_for_render(image: Image.Image, short_side: int, long_side: int,
         if upscaler is not None:
             image, how = upscaler(image), "super-resolution"
     scale = long_side / max(image.size)
-    if scale < 1:
+    if scale < 1:  # area averaging: alias-free for a reduction, and a fraction of Lanczos' cost on 12 MP
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        image = Image.fromarray(cv2.resize(np.asarray(image.convert("RGB")), size, interpolation=cv2.INTER_AREA))
     return image, how

@@ -82,7 +82,8 @@ def probe_photo(path: Path, name: str, limits: MediaLimits) -> PhotoFacts:
 def upright_rgb(image: Image.Image) -> Image.Image:
     """``image`` turned by its EXIF orientation, in 8-bit RGB: CMYK converted, 16-bit and float scaled to
     8 bits, palette and grey expanded, transparency composited over white."""
-    image = ImageOps.exif_transpose(image)
+    if image.getexif().get(EXIF_ORIENTATION, 1) != 1:  # exif_transpose copies the picture even when upright
+        image = ImageOps.exif_transpose(image)
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         values = np.asarray(image, dtype=np.float32)
         top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
