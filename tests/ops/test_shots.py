@@ -29,10 +29,10 @@ def shot_model() -> ShotModel:
 def test_streamed_windows_match_the_package_predictions(
     shot_model: ShotModel, short_clip: Path, tmp_path: Path
 ) -> None:
-    frames = np.asarray(decode_video(short_clip, "short.mp4", tmp_path).shot_stream()[:600])
+    frames = np.asarray(decode_video(short_clip, "short.mp4", tmp_path).shot_stream()[:300])
     ours = transition_probabilities(frames, shot_model.predict_windows, batch_windows=3)
     theirs, _ = shot_model.model.predict_frames(torch.from_numpy(frames.copy()), quiet=True)
-    assert ours.shape == (600,)
+    assert ours.shape == (300,)
     np.testing.assert_allclose(ours, theirs.numpy().reshape(-1), atol=1e-5)
     shots = probabilities_to_shots(ours)
     assert shots == [tuple(s) for s in shot_model.model.predictions_to_scenes(theirs.numpy().reshape(-1)).tolist()]
@@ -40,10 +40,11 @@ def test_streamed_windows_match_the_package_predictions(
 
 
 def test_bf16_cuts_match_the_package_within_one_frame(source_video: Path, tmp_path: Path, record_property) -> None:
-    """The fast path the pipeline takes on bf16 hardware: 2000 frames where bf16 is native; where it is
-    emulated (about 30 s per 100-frame window on 2 AVX2 cores), one window: 50 frames holding two cuts."""
+    """The fast path the pipeline takes on bf16 hardware: 500 frames (17 hand-checked cuts) where bf16 is
+    native; where it is emulated (about 30 s per 100-frame window on 2 AVX2 cores), one window: 50 frames
+    holding two cuts."""
     native = bf16_native("cpu")
-    start, count = (0, 2000) if native else (40, 50)
+    start, count = (0, 500) if native else (40, 50)
     record_property("bf16_input", f"{count} frames, bf16 {'native' if native else 'emulated'}")
     print(f"bf16 numerics on {count} frames (bf16 {'native' if native else 'emulated'} on this CPU)")
     model = ShotModel(resolve_shots(), "cpu", precision="bf16")
@@ -54,7 +55,7 @@ def test_bf16_cuts_match_the_package_within_one_frame(source_video: Path, tmp_pa
     assert np.abs(probs - theirs.numpy().reshape(-1)).max() < 0.05
     ours = probabilities_to_shots(probs)
     reference = model.model.predictions_to_scenes(theirs.numpy().reshape(-1)).tolist()
-    assert len(ours) == len(reference) >= (40 if native else 3)
+    assert len(ours) == len(reference) >= (12 if native else 3)
     assert np.abs(np.array(ours) - np.array(reference)).max() <= 1
 
 

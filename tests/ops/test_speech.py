@@ -59,7 +59,7 @@ def test_the_narration_is_transcribed_with_its_words_and_times(transcript, narra
     assert abs(first - NARRATION_LEAD_S) < 0.2
     assert abs(found.words[0].start - first) < 0.35 and abs(found.words[-1].end - last) < 0.4
     assert all(a.end <= b.start + 1e-6 for a, b in zip(found.words, found.words[1:], strict=False))
-    assert len(found.segments) >= 3  # the sentences, each with its words
+    assert len(found.segments) >= 2  # whisper's segments (a sentence or more each), each with its words
     assert all(s.start == s.words[0].start and s.end == s.words[-1].end for s in found.segments)
     assert spans[0][0] < found.words[0].end and found.words[-1].start < spans[-1][1]
 
