@@ -36,9 +36,12 @@ def test_render_is_1080p_h264_aac_with_exact_duration(
     assert (out.width, out.height, out.video_codec, out.audio_codec) == (1920, 1080, "h264", "aac")
     assert out.duration_s == pytest.approx(expected, abs=0.1)
     assert inspect_video(out.path) == out
+    pictures, count = {}, 0
     with av.open(str(out.path)) as container:
-        pictures = [f.to_ndarray(format="rgb24").astype(np.float32) for f in container.decode(video=0)]
-    assert len(pictures) == pytest.approx(expected * 30, abs=2)
+        for count, frame in enumerate(container.decode(video=0), start=1):
+            if count - 1 in (0, 20, 44, 75):  # only these are compared: 1080p frames as floats are 25 MB each
+                pictures[count - 1] = frame.to_ndarray(format="rgb24").astype(np.float32)
+    assert count == pytest.approx(expected * 30, abs=2)
     card = np.asarray(Image.open(title).convert("RGB"), dtype=np.float32)
     # the title card holds from the first frame until the crossfade into the first clip starts (1.5 s)
     assert all(np.abs(pictures[i] - card).mean() < 4 for i in (0, 20, 44))
