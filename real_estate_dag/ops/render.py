@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -239,15 +239,14 @@ def _piece_command(piece: _Piece, size: tuple[int, int], out: Path, pipes: Path
     return args, identities, feeds
 
 
-def _encode(args: list[str], feeds: list[_Feed], timeout_s: float, output: Path,
-            progress: Callable[[float], None] | None) -> None:
+def _encode(args: list[str], feeds: list[_Feed], timeout_s: float, output: Path) -> None:
     """Run the piece's encode while threads write its photo frames into their named pipes."""
     for feed in feeds:
         os.mkfifo(feed.fifo)
     with ThreadPoolExecutor(max_workers=max(1, len(feeds))) as pool:
         written: list[Future] = [pool.submit(_write_feed, feed) for feed in feeds]
         try:
-            run_ffmpeg(args, timeout_s=timeout_s, output=output, progress=progress)
+            run_ffmpeg(args, timeout_s=timeout_s, output=output)
         finally:
             for feed in feeds:  # a writer still waiting for its reader (ffmpeg failed first) is let go
                 with contextlib.suppress(OSError):
@@ -356,44 +355,43 @@ def render_edit(
     limit = timeout_s or max(300.0, 20.0 * total)
     work = Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-pieces-", dir=out.parent))
     cache = cache or PieceCache(work / "cache")
-    pieces = _plan(items, fade)
-    commands = [_piece_command(piece, size, Path("PIECE"), work / f"piece{n}") for n, piece in enumerate(pieces)]
-    keys = [piece_key(args, identities) for args, identities, _ in commands]
-    encoded, reused, wanted = [], [], {}
-    for n, (piece, key) in enumerate(zip(pieces, keys, strict=True)):
-        if key in wanted or cache.lookup(key) is not None:
-            reused.append(piece.name)
-        else:
-            wanted[key] = n
-            encoded.append(piece.name)
-    written = [0.0]
-
-    def encode(n: int) -> None:
-        piece, key = pieces[n], keys[n]
-        (work / f"piece{n}").mkdir()
-        partial = cache.temporary(key)
-        args, _, feeds = _piece_command(piece, size, partial, work / f"piece{n}")
-        try:
-            _encode(args, feeds, limit, tmp, None)
-            cache.commit(key, partial)
-        finally:
-            partial.unlink(missing_ok=True)
-        if progress:
-            written[0] += piece.frames / FPS
-            progress(min(total, written[0]), total)
-
-    sound = work / "sound.m4a"
-    audio_args, graph = audio_graph(items, fade, total, music, first_input=0, source_audio=source_audio,
-                                    duck_ratio=duck_ratio)
     try:
-        with ThreadPoolExecutor(max_workers=PARALLEL_ENCODES) as pool:
-            futures = [pool.submit(run_ffmpeg, [*audio_args, "-filter_complex", ";".join(graph), "-map", "[aout]",
-                                                "-c:a", "aac", "-b:a", "160k", "-ar", str(AUDIO_RATE),
-                                                "-t", f"{total:.4f}", str(sound)], timeout_s=limit, output=tmp)]
-            futures += [pool.submit(encode, n) for n in wanted.values()]
+        pieces = _plan(items, fade)
+        keys = [piece_key(args, identities) for args, identities, _ in
+                (_piece_command(piece, size, Path("PIECE"), work / f"piece{n}") for n, piece in enumerate(pieces))]
+        encoded, reused, wanted = [], [], {}
+        for n, (piece, key) in enumerate(zip(pieces, keys, strict=True)):
+            if key in wanted or cache.lookup(key) is not None:
+                reused.append(piece.name)
+            else:
+                wanted[key] = n
+                encoded.append(piece.name)
+
+        def encode(n: int) -> None:
+            (work / f"piece{n}").mkdir()
+            partial = cache.temporary(keys[n])
+            args, _, feeds = _piece_command(pieces[n], size, partial, work / f"piece{n}")
             try:
-                for future in futures:
+                _encode(args, feeds, limit, tmp)
+                cache.commit(keys[n], partial)
+            finally:
+                partial.unlink(missing_ok=True)
+
+        sound = work / "sound.m4a"
+        audio_args, graph = audio_graph(items, fade, total, music, first_input=0, source_audio=source_audio,
+                                        duck_ratio=duck_ratio)
+        with ThreadPoolExecutor(max_workers=PARALLEL_ENCODES) as pool:
+            futures = {pool.submit(encode, n): pieces[n].frames / FPS for n in wanted.values()}
+            futures[pool.submit(run_ffmpeg, [*audio_args, "-filter_complex", ";".join(graph), "-map", "[aout]",
+                                             "-c:a", "aac", "-b:a", "160k", "-ar", str(AUDIO_RATE),
+                                             "-t", f"{total:.4f}", str(sound)], timeout_s=limit, output=tmp)] = 0.0
+            done_s = sum(pieces[n].frames for n, piece in enumerate(pieces) if piece.name in reused) / FPS
+            try:
+                for future in as_completed(futures):
                     future.result()
+                    done_s += futures[future]
+                    if progress:
+                        progress(min(total, done_s), total)
             finally:
                 pool.shutdown(cancel_futures=True)
         concat = work / "pieces.txt"
