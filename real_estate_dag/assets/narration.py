@@ -20,7 +20,7 @@ from real_estate_dag.retries import transient_retries
     group_name=GROUP,
     owners=OWNERS,
     kinds={"python", "json"},
-    code_version="narration-v1",
+    code_version="narration-v2",
     description="Each video's narration: speech spans (silero-vad), then faster-whisper inside them: "
     "sentences and words with times and confidence, the language, and key phrases with the sentence "
     "that says them (lower-thirds). Published as transcript.json and captions with the showcase.",
