@@ -1,7 +1,6 @@
 """showcase_video: the rendered showcase per requested aspect ratio, its unbranded twin, the teaser,
 chapters and room captions, published as one result set."""
 
-import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -28,6 +27,7 @@ from real_estate_dag.assets.common import (
     table,
 )
 from real_estate_dag.assets.manifest import verify_inputs
+from real_estate_dag.gpu_resources.backends import digest_of
 from real_estate_dag.gpu_resources.registry import ModelRegistry
 from real_estate_dag.ops.audio import audio_problems
 from real_estate_dag.ops.captions import youtube_chapters
@@ -48,7 +48,7 @@ from real_estate_dag.ops.render import (
     render_area,
     render_edit,
 )
-from real_estate_dag.ops.render_cache import CACHE_FOLDER, PieceCache, file_digest, piece_digest
+from real_estate_dag.ops.render_cache import CACHE_FOLDER, PieceCache, piece_digest
 from real_estate_dag.ops.speech import Transcript, agent_names, keeps_voice, mute_spans, narration_files
 from real_estate_dag.ops.teaser import TEASER_S
 from real_estate_dag.ops.visuals import fit_width, poster_frame
@@ -314,11 +314,6 @@ def footage_clip(store: Store, clip: dict, video: dict, picture: dict) -> Render
                       width / height, crop, source_id=video["fingerprint"]["sha256"])
 
 
-@functools.cache
-def _digest(path: Path, modified_ns: int) -> str:
-    return file_digest(path)
-
-
 def photo_render_clip(store: Store, clip: dict) -> RenderClip:
     """A photo clip of the edit as the renderer reads it: its corrected photo, moved over as its room and
     focus plan (framed for each aspect), identified by its content so that a rerun reuses its pieces."""
@@ -326,7 +321,7 @@ def photo_render_clip(store: Store, clip: dict) -> RenderClip:
     with Image.open(photo) as image:
         aspect = image.width / image.height
     return RenderClip(photo, 0.0, clip["duration_s"], False, aspect, kind="photo",
-                      source_id=f"photo:{_digest(photo, photo.stat().st_mtime_ns)}", room=clip["room"],
+                      source_id=f"photo:{digest_of(photo)}", room=clip["room"],
                       focus=(clip["focus"][0], clip["focus"][1]))
 
 

@@ -18,6 +18,7 @@ from real_estate_dag.ops.cards import (
     LOGO,
     NEUTRAL,
     CardContent,
+    agent_leaks,
     closing_content,
     draw_black,
     draw_closing_card,
@@ -104,8 +105,7 @@ class Publication:
         names the agent or brokerage), else its room with ``room_captions``."""
         room = room_title(entry["room"]) if self.manifest.options.room_captions else ""
         caption = entry.get("caption", "")
-        if not caption or (not branded and any(t.casefold() in caption.casefold()
-                                               for t in self.manifest.brand.agent_texts())):
+        if not caption or (not branded and agent_leaks([overlay_content(caption, logo=False)], self.manifest.brand)):
             return room
         return caption
 

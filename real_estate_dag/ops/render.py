@@ -108,9 +108,8 @@ class _Feed:
 
     fifo: Path
     clip: RenderClip
-    frames: int  # the whole clip's, which its move is planned over
-    output: tuple[int, int]
-    size: tuple[int, int]  # the frames' own size (smaller than ``output`` for a small photo)
+    move: kenburns.Move  # planned over the whole clip at the output's size
+    size: tuple[int, int]  # the frames' own size (smaller than the output for a small photo)
     first: int
     count: int
 
@@ -131,8 +130,7 @@ def _working_copy(path: Path, modified_ns: int, move: kenburns.Move, width: int
 
 
 def _write_feed(feed: _Feed) -> None:
-    move, _ = photo_move(feed.clip, feed.frames, feed.output)
-    source, planned = _working_copy(feed.clip.path, feed.clip.path.stat().st_mtime_ns, move, feed.size[0])
+    source, planned = _working_copy(feed.clip.path, feed.clip.path.stat().st_mtime_ns, feed.move, feed.size[0])
     with contextlib.suppress(BrokenPipeError), feed.fifo.open("wb") as pipe:  # opens once ffmpeg reads it
         for frame in kenburns.frames(source, planned, feed.size, feed.first, feed.count):
             pipe.write(frame.data)
@@ -175,9 +173,9 @@ def picture_chain(item: _Item, first: int, frames: int, index: int, size: tuple[
     assert clip is not None
     feeds = []
     if clip.kind == "photo":
-        computed = photo_move(clip, item.frames, size)[1]
+        move, computed = photo_move(clip, item.frames, size)
         fifo = pipes / f"photo{index}.rgb"
-        feeds.append(_Feed(fifo, clip, item.frames, size, computed, first, frames))
+        feeds.append(_Feed(fifo, clip, move, computed, first, frames))
         args = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{computed[0]}x{computed[1]}",
                 "-framerate", str(FPS), "-i", str(fifo)]
     else:
@@ -205,7 +203,8 @@ def _inputs_of(item: _Item, feeds: list[_Feed]) -> dict[str, str]:
     identity = "clip:" + (clip.source_id or f"{clip.path}:{stat.st_size}:{stat.st_mtime_ns}")
     found = {str(clip.path): identity}
     for feed in feeds:  # the move is planned over the whole clip: its frames depend on all of these
-        found[str(feed.fifo)] = f"photo:{identity}:{clip.room}:{clip.focus}:{feed.frames}:{feed.first}:{feed.count}"
+        found[str(feed.fifo)] = (f"photo:{identity}:{clip.room}:{clip.focus}:{feed.move.frames}:"
+                                 f"{feed.first}:{feed.count}")
     if clip.overlay is not None:
         found[str(clip.overlay)] = "overlay:" + file_digest(clip.overlay)
     return found
@@ -385,7 +384,7 @@ def render_edit(
             futures[pool.submit(run_ffmpeg, [*audio_args, "-filter_complex", ";".join(graph), "-map", "[aout]",
                                              "-c:a", "aac", "-b:a", "160k", "-ar", str(AUDIO_RATE),
                                              "-t", f"{total:.4f}", str(sound)], timeout_s=limit, output=tmp)] = 0.0
-            done_s = sum(pieces[n].frames for n, piece in enumerate(pieces) if piece.name in reused) / FPS
+            done_s = sum(piece.frames for piece in pieces if piece.name in reused) / FPS
             try:
                 for future in as_completed(futures):
                     future.result()
