@@ -19,6 +19,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from real_estate_dag.client.queries import LOCATIONS
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -60,6 +62,18 @@ def _wait_ready(url: str, process: subprocess.Popen, log: Path, timeout_s: float
     raise RuntimeError(f"dagster-webserver did not answer within {timeout_s:.0f} s:\n{log.read_text()}")
 
 
+def _load_errors(server: "DagsterServer", timeout_s: float) -> list[str]:
+    """The code locations that did not load, with Dagster's error, once none is still loading."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        entries = server.graphql(LOCATIONS)["data"]["workspaceOrError"]["locationEntries"]
+        if all(e["loadStatus"] != "LOADING" for e in entries) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    return [f"{e['name']}: {e['loadStatus']} {(e['locationOrLoadError'] or {}).get('message', '')}"
+            for e in entries if (e["locationOrLoadError"] or {}).get("__typename") != "RepositoryLocation"]
+
+
 @contextmanager
 def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
     with log.open("w") as out:
@@ -77,8 +91,10 @@ def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
 
 @contextmanager
 def dagster_server(home: Path, store_root: Path, *, daemon: bool = False, extra_env: dict[str, str] | None = None,
-                   timeout_s: float = 180) -> Iterator[DagsterServer]:
-    """Start dagster-webserver for this repo's workspace.yaml with DAGSTER_HOME=home (created if missing)."""
+                   timeout_s: float = 180, workspace: Path = REPO / "workspace.yaml",
+                   require_loaded: bool = True) -> Iterator[DagsterServer]:
+    """Start dagster-webserver for ``workspace`` (this repo's) with DAGSTER_HOME=home (created if missing);
+    unless ``require_loaded`` is False, fails with Dagster's error when a code location did not load."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").touch()
     log_dir = home / "logs"
@@ -88,13 +104,16 @@ def dagster_server(home: Path, store_root: Path, *, daemon: bool = False, extra_
     env = {**os.environ, "DAGSTER_HOME": str(home), "REDAG_STORE_ROOT": str(store_root),
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
            **(extra_env or {})}
-    workspace = str(REPO / "workspace.yaml")
     with ExitStack() as stack:
         if daemon:
-            stack.enter_context(_process([str(BIN / "dagster-daemon"), "run", "-w", workspace], env,
+            stack.enter_context(_process([str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env,
                                          log_dir / "daemon.log"))
         webserver_log = log_dir / "webserver.log"
         webserver = stack.enter_context(_process(
-            [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", workspace], env, webserver_log))
+            [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", str(workspace)], env,
+            webserver_log))
         _wait_ready(url, webserver, webserver_log, timeout_s)
-        yield DagsterServer(url=url, port=port, home=home, env=env, log_dir=log_dir)
+        server = DagsterServer(url=url, port=port, home=home, env=env, log_dir=log_dir)
+        if require_loaded and (errors := _load_errors(server, timeout_s)):
+            raise RuntimeError("\n".join([*errors, server.logs()]))
+        yield server

@@ -1,4 +1,5 @@
-"""The CLI and client without a webserver: settings, manifests, uploads, formatting, unreachable servers."""
+"""The CLI and client without the pipeline's webserver: settings, manifests, uploads, formatting, unreachable
+servers, a code location that did not load."""
 
 import json
 import subprocess
@@ -6,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from dagster_server import REPO, free_port
+from dagster_server import REPO, dagster_server, free_port
 
 from real_estate_dag.assets.common import markdown_table
 from real_estate_dag.cli import build_parser, progress_line, text_table
@@ -164,6 +165,23 @@ def test_unreachable_webserver_is_one_clear_line_and_copies_nothing(tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "store/uploads/oak-st/manifest.json").is_file()
     assert json.loads((tmp_path / "store/uploads/oak-st/manifest.json").read_text())["launch"] == "sensor"
+
+
+def test_a_code_location_that_failed_to_load_is_named_with_its_error(tmp_path: Path, short_clip: Path) -> None:
+    (tmp_path / "broken.py").write_text('raise ValueError("REDAG_MAX_FILE_MIB: \'lots\' is not a number")\n')
+    (tmp_path / "workspace.yaml").write_text(
+        "load_from:\n  - python_file:\n      relative_path: broken.py\n      location_name: real_estate_dag\n")
+    (tmp_path / "upload").mkdir()
+    (tmp_path / "upload" / "walk.mp4").write_bytes(short_clip.read_bytes())
+    with dagster_server(tmp_path / "home", tmp_path / "store", workspace=tmp_path / "workspace.yaml",
+                        require_loaded=False) as server:
+        done = run_cli("submit", str(tmp_path / "upload"), "--property-id", "oak-st",
+                       env={**server.env, "REDAG_DAGSTER_URL": server.url})
+    assert done.returncode == 1, done
+    assert done.stderr == (f"real-estate-dag: error: no code location on {server.url} has a job named showcase_job; "
+                           "code location 'real_estate_dag' failed to load: ValueError: REDAG_MAX_FILE_MIB: "
+                           "'lots' is not a number\n")
+    assert not (tmp_path / "store").exists()
 
 
 def test_models_command_prefetches_then_verifies_digests(tmp_path: Path) -> None:

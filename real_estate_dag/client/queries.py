@@ -10,6 +10,23 @@ query Repositories {
 }
 """
 
+LOCATIONS = """
+query Locations {
+  workspaceOrError {
+    __typename
+    ... on Workspace {
+      locationEntries {
+        name loadStatus
+        locationOrLoadError {
+          __typename ... on PythonError { message errorChain { error { message } } }
+        }
+      }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+
 ADD_PARTITION = """
 mutation AddPartition($selector: RepositorySelector!, $name: String!, $key: String!) {
   addDynamicPartition(repositorySelector: $selector, partitionsDefName: $name, partitionKey: $key) {

@@ -83,11 +83,27 @@ class ShowcaseClient:
                 raise ClientError(f"{self.endpoint.base_url}: cannot list code locations: {result.get('message')}")
             found = [r for r in result["nodes"] if any(j["name"] == JOB for j in r["jobs"])]
             if not found:
-                raise ClientError(f"no code location on {self.endpoint.base_url} has a job named {JOB} "
-                                  "(is the real_estate_dag location loaded?)")
+                raise ClientError(f"no code location on {self.endpoint.base_url} has a job named {JOB}"
+                                  f"{self._location_problems()}")
             self._repository = {"repositoryLocationName": found[0]["location"]["name"],
                                 "repositoryName": found[0]["name"]}
         return self._repository
+
+    def _location_problems(self) -> str:
+        """Why the job may be missing: the code locations that failed to load or are still loading."""
+        result = self.endpoint.graphql(queries.LOCATIONS)["workspaceOrError"]
+        if result["__typename"] != "Workspace":
+            return f" (cannot list code locations: {result.get('message')})"
+        problems = []
+        for entry in result["locationEntries"]:
+            loaded = entry["locationOrLoadError"] or {}
+            if loaded.get("__typename") == "PythonError":
+                # Dagster wraps the error the import raised; the innermost one says what is wrong.
+                innermost = ([loaded] + [link["error"] for link in loaded["errorChain"]])[-1]
+                problems.append(f"code location {entry['name']!r} failed to load: {innermost['message'].strip()}")
+            elif entry["loadStatus"] != "LOADED":
+                problems.append(f"code location {entry['name']!r} is {entry['loadStatus'].lower()}")
+        return f"; {'; '.join(problems)}" if problems else " (is the real_estate_dag location loaded?)"
 
     def property_keys(self) -> list[str]:
         result = self.endpoint.graphql(queries.PARTITION_KEYS, {"asset": {"path": [FIRST_ASSET]}})["assetNodeOrError"]
