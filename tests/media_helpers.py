@@ -12,6 +12,10 @@ def ffmpeg(*args: str) -> None:
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
+# Options for a test that is not about the variants: the showcase alone, no teaser or unbranded twin.
+SHOWCASE_ONLY = {"teaser": False, "unbranded": False}
+
+
 def write_upload(root: Path, folder: str, videos: dict[str, Path], **manifest: object) -> Path:
     """Create uploads/<folder>/ with copies of ``videos`` and a manifest written last."""
     target = root / "uploads" / folder

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import av
 import pytest
-from media_helpers import ffmpeg
+from media_helpers import SHOWCASE_ONLY, ffmpeg
 from PIL import Image
 
 from real_estate_dag.demo import main
@@ -38,7 +38,7 @@ def test_footage_folder_runs_the_whole_pipeline(tmp_path: Path, tiny_clip: Path,
     Image.new("RGB", (64, 48), "white").save(footage / "photos" / "front.jpg")
     (footage / "manifest.json").write_text(json.dumps({
         "property_id": "not used", "listing": {"address": "9 Elm Rd", "price": 300000},
-        "options": {"target_duration_s": 10}}))
+        "options": {"target_duration_s": 10, **SHOWCASE_ONLY}}))
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "REDAG_STORE_ROOT": str(tmp_path / "store")}
     done = subprocess.run([sys.executable, "-m", "real_estate_dag.demo", "--footage", str(footage),
                            "--property-id", LONG_ID], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
@@ -55,7 +55,7 @@ def test_footage_folder_runs_the_whole_pipeline(tmp_path: Path, tiny_clip: Path,
     assert manifest == {"property_id": LONG_ID, "videos": ["a hall.mov", "b living.mp4"], "launch": "client",
                         "photos": [{"file": "photos/front.jpg"}],
                         "music": "song.m4a", "listing": {"address": "9 Elm Rd", "price": 300000},
-                        "options": {"target_duration_s": 10}}
+                        "options": {"target_duration_s": 10, **SHOWCASE_ONLY}}
 
     current_json = printed(done.stdout, "the current result set (files, sizes, sha256)")
     assert current_json == tmp_path / "store" / "results" / key / "current.json"

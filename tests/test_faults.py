@@ -25,7 +25,7 @@ from dagster import (
     materialize,
 )
 from dagster._core.instance.ref import InstanceRef
-from media_helpers import ffmpeg, write_upload
+from media_helpers import SHOWCASE_ONLY, ffmpeg, write_upload
 
 from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.backends import SHOTS_KEY
@@ -64,7 +64,7 @@ def test_a_run_killed_mid_render_keeps_the_previous_set_and_is_re_executed_from_
     home, root = tmp_path / "home", tmp_path / "store"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    write_upload(root, KEY, {"walk.mp4": clip12}, options={"target_duration_s": 10})
+    write_upload(root, KEY, {"walk.mp4": clip12}, options={"target_duration_s": 10, **SHOWCASE_ONLY})
     env = {**os.environ, "DAGSTER_HOME": str(home), "REDAG_STORE_ROOT": str(root),
            "PYTHONPATH": os.pathsep.join([str(REPO), str(TESTS)])}
     first = subprocess.run([sys.executable, str(TESTS / "run_job.py"), "run", KEY], env=env, cwd=REPO,

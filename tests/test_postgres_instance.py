@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey, DagsterRunStatus, materialize
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
-from media_helpers import ffmpeg, write_upload
+from media_helpers import SHOWCASE_ONLY, ffmpeg, write_upload
 from postgres_instance import connect, open_instance, production_home
 
 from real_estate_dag.definitions import defs
@@ -31,7 +31,8 @@ def tiny_clip(source_video: Path, media_dir: Path) -> Path:
 
 
 def test_a_property_materialises_on_the_postgres_instance(tmp_path: Path, tiny_clip: Path) -> None:
-    write_upload(tmp_path / "store", "pg-house", {"walk.mp4": tiny_clip}, options={"target_duration_s": 10})
+    write_upload(tmp_path / "store", "pg-house", {"walk.mp4": tiny_clip},
+                 options={"target_duration_s": 10, **SHOWCASE_ONLY})
     store = LocalStore(root=str(tmp_path / "store"))
     with production_home(tmp_path / "home") as env, open_instance(tmp_path / "home") as instance:
         assert isinstance(instance.run_storage, PostgresRunStorage)

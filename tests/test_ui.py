@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, materialize
 from dagster_server import REPO, DagsterServer, dagster_server
-from media_helpers import ffmpeg, write_upload
+from media_helpers import SHOWCASE_ONLY, ffmpeg, write_upload
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -51,7 +51,7 @@ def materialised(tmp_path_factory: pytest.TempPathFactory, source_video: Path) -
     clip = base / "walk.mp4"
     ffmpeg("-i", str(source_video), "-t", "12", "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(clip))
     write_upload(root, KEY, {"walk.mp4": clip}, listing={"address": "5 Oak St", "price": 350000},
-                 options={"target_duration_s": 10})
+                 options={"target_duration_s": 10, **SHOWCASE_ONLY})
     store = LocalStore(root=str(root))
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DAGSTER_HOME", str(home))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
-from media_helpers import write_upload
+from media_helpers import SHOWCASE_ONLY, write_upload
 
 from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
@@ -88,7 +88,8 @@ def test_a_tag_naming_another_property_or_no_folder_is_refused(hijacked: Path) -
 
 
 def test_a_video_replaced_during_the_run_fails_it(tmp_path: Path, tiny_clip: Path, short_clip: Path) -> None:
-    upload = write_upload(tmp_path, "oak-st", {"walk.mp4": tiny_clip}, options={"target_duration_s": 10})
+    upload = write_upload(tmp_path, "oak-st", {"walk.mp4": tiny_clip},
+                          options={"target_duration_s": 10, **SHOWCASE_ONLY})
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("property", ["oak-st"])
     outcome = {}

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from dagster import DagsterInstance, build_run_status_sensor_context, materialize
 from failing_assets import EXPECTED_REASONS, FAILING_ASSETS
-from media_helpers import write_upload
+from media_helpers import SHOWCASE_ONLY, write_upload
 
 from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
@@ -126,7 +126,7 @@ def failed_run(tmp_path_factory: pytest.TempPathFactory, tiny_clip: Path):
 def test_a_finished_run_is_announced_signed_with_results_after_retries(
     tmp_path: Path, tiny_clip: Path, receiver: Receiver, capfd: pytest.CaptureFixture
 ) -> None:
-    write_upload(tmp_path, "elm-st", {"walk.mp4": tiny_clip}, options={"target_duration_s": 10},
+    write_upload(tmp_path, "elm-st", {"walk.mp4": tiny_clip}, options={"target_duration_s": 10, **SHOWCASE_ONLY},
                  listing={"address": "9 Elm St"})
     instance = DagsterInstance.ephemeral()
     result = run_property(tmp_path, "elm-st", instance)
