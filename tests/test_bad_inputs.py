@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
-from media_helpers import ffmpeg
+from media_helpers import SHOWCASE_ONLY, ffmpeg
 
 from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.registry import ModelRegistry
@@ -266,7 +266,8 @@ def failure_of(result):
 def corpus(tmp_path_factory: pytest.TempPathFactory, media: dict[str, Path]):
     root = tmp_path_factory.mktemp("corpus_store")
     uploads = root / "uploads"
-    video_upload("good", listing={"address": "1 Good Rd"}, options={"target_duration_s": 15})(uploads / GOOD, media)
+    video_upload("good", listing={"address": "1 Good Rd"},
+                 options={"target_duration_s": 15, **SHOWCASE_ONLY})(uploads / GOOD, media)
     for case in CASES:
         case.build(uploads / case.folder, media)
     before = snapshot(uploads)
