@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from real_estate_dag.client.queries import LOCATIONS
+from real_estate_dag.client.showcase import location_problems
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -68,10 +69,8 @@ def _load_errors(server: "DagsterServer", timeout_s: float) -> list[str]:
     while True:
         entries = server.graphql(LOCATIONS)["data"]["workspaceOrError"]["locationEntries"]
         if all(e["loadStatus"] != "LOADING" for e in entries) or time.monotonic() > deadline:
-            break
+            return location_problems(entries)
         time.sleep(0.5)
-    return [f"{e['name']}: {e['loadStatus']} {(e['locationOrLoadError'] or {}).get('message', '')}"
-            for e in entries if (e["locationOrLoadError"] or {}).get("__typename") != "RepositoryLocation"]
 
 
 @contextmanager

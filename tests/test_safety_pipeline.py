@@ -9,7 +9,7 @@ import av
 import pytest
 import srt
 from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
-from media_helpers import write_upload
+from media_helpers import SHOWCASE_ONLY, write_upload
 from PIL import Image
 
 from real_estate_dag.assets.moderation import moderation, moderation_asset
@@ -39,8 +39,7 @@ def narrated_property(tmp_path_factory: pytest.TempPathFactory, narrated_clip: P
                           listing={"address": "9 Oak St", "price": 510000},
                           brand={"agent_name": "Mary Brown", "brokerage": "Harbor Realty",
                                  "agent_portrait": "agent.jpg"},
-                          options={"target_duration_s": 10, "aspects": ["16:9"], "teaser": False,
-                                   "unbranded": False})
+                          options={"target_duration_s": 10, "aspects": ["16:9"], **SHOWCASE_ONLY})
     (folder / "music.m4a").write_bytes(music_track.read_bytes())
     with av.open(str(narrated_clip)) as container:
         frame = next(f for f in container.decode(video=0) if f.time >= 0.5).to_image()

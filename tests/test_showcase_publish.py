@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from dagster import AssetExecutionContext, DagsterInstance, asset, materialize
-from media_helpers import ffmpeg
+from media_helpers import SHOWCASE_ONLY, ffmpeg
 
 from real_estate_dag.assets.common import property_partitions, publish_table
 from real_estate_dag.assets.showcase import TABLES, output_checks, showcase_video
@@ -47,8 +47,7 @@ def upstream(root: Path, footage: dict[str, Path], music: str | None, showcase_s
         if name:
             (folder / name).write_bytes(footage[name].read_bytes())
     manifest = parse_manifest(json.dumps({"property_id": KEY, "videos": ["walk.mp4"], "music": music,
-                                          "options": {"target_duration_s": 10, "teaser": False,
-                                                      "unbranded": False}}).encode())
+                                          "options": {"target_duration_s": 10, **SHOWCASE_ONLY}}).encode())
     value = {"manifest": manifest.to_dict(),
              "videos": [{"name": "walk.mp4", "key": f"uploads/{KEY}/walk.mp4",
                          "facts": {"width": 160, "height": 90, "rotation": 0, "has_audio": True},

@@ -65,6 +65,20 @@ class Materialization:
     metadata: dict[str, Any]
 
 
+def location_problems(entries: list[dict]) -> list[str]:
+    """One line per code location of a ``LOCATIONS`` answer that failed to load or has not loaded."""
+    problems = []
+    for entry in entries:
+        loaded = entry["locationOrLoadError"] or {}
+        if loaded.get("__typename") == "PythonError":
+            # Dagster wraps the error the import raised; the innermost one says what is wrong.
+            innermost = ([loaded] + [link["error"] for link in loaded["errorChain"]])[-1]
+            problems.append(f"code location {entry['name']!r} failed to load: {innermost['message'].strip()}")
+        elif entry["loadStatus"] != "LOADED":
+            problems.append(f"code location {entry['name']!r} is {entry['loadStatus'].lower()}")
+    return problems
+
+
 class ShowcaseClient:
     """Launch and follow showcase runs on one Dagster webserver."""
 
@@ -94,15 +108,7 @@ class ShowcaseClient:
         result = self.endpoint.graphql(queries.LOCATIONS)["workspaceOrError"]
         if result["__typename"] != "Workspace":
             return f" (cannot list code locations: {result.get('message')})"
-        problems = []
-        for entry in result["locationEntries"]:
-            loaded = entry["locationOrLoadError"] or {}
-            if loaded.get("__typename") == "PythonError":
-                # Dagster wraps the error the import raised; the innermost one says what is wrong.
-                innermost = ([loaded] + [link["error"] for link in loaded["errorChain"]])[-1]
-                problems.append(f"code location {entry['name']!r} failed to load: {innermost['message'].strip()}")
-            elif entry["loadStatus"] != "LOADED":
-                problems.append(f"code location {entry['name']!r} is {entry['loadStatus'].lower()}")
+        problems = location_problems(result["locationEntries"])
         return f"; {'; '.join(problems)}" if problems else " (is the real_estate_dag location loaded?)"
 
     def property_keys(self) -> list[str]:
