@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dagster._core.system_config.objects import ResolvedRunConfig
+
 from real_estate_dag.definitions import defs
 from real_estate_dag.gpu_resources.backends import digest_of, mobilenet_weights, transnet_weights
 
@@ -39,3 +41,18 @@ def test_asset_graph_partitions_pools_and_code_versions() -> None:
     [analysis_def] = {graph.assets_def_for_key(nodes[k].key) for k in analysis}
     assert analysis_def.node_def.name == "video_analysis" and analysis_def.can_subset
     assert defs.get_job_def("showcase_job").partitions_def.name == "property"
+
+
+def execution(run_config: dict) -> dict:
+    """The executor config a showcase_job run gets from ``run_config``."""
+    return ResolvedRunConfig.build(defs.resolve_job_def("showcase_job"), run_config).execution.execution_engine_config
+
+
+def test_step_processes_fork_from_a_preloaded_server_unless_the_run_config_says_otherwise() -> None:
+    preloaded = {"forkserver": {"preload_modules": ["real_estate_dag.definitions"]}}
+    assert execution({})["multiprocess"]["start_method"] == preloaded
+    limited = execution({"execution": {"config": {"multiprocess": {"max_concurrent": 1}}}})["multiprocess"]
+    assert limited["max_concurrent"] == 1 and limited["start_method"] == preloaded
+    spawned = {"execution": {"config": {"multiprocess": {"start_method": {"spawn": {}}}}}}
+    assert execution(spawned)["multiprocess"]["start_method"] == {"spawn": {}}
+    assert "in_process" in execution({"execution": {"config": {"in_process": {}}}})

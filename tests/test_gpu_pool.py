@@ -14,10 +14,6 @@ from postgres_instance import REPO, open_instance, production_home
 
 GPU_STEPS = {"video_analysis", "photo_analysis"}  # the overlapped video pass; the photo models
 PROPERTIES = ("house-a", "house-b")
-# Step processes fork from a server that has imported the code location once: the multiprocess
-# executor as in production, without paying the torch import for every step.
-RUN_CONFIG = {"execution": {"config": {"multiprocess": {
-    "start_method": {"forkserver": {"preload_modules": ["real_estate_dag.definitions"]}}}}}}
 
 
 def step_intervals(instance, run_id: str) -> dict[str, tuple[float, float]]:
@@ -36,8 +32,6 @@ def test_gpu_steps_of_two_runs_never_overlap_while_cpu_steps_do(tmp_path: Path, 
     store = tmp_path / "store"
     for key in PROPERTIES:
         write_upload(store, key, {"walk.mp4": tiny_clip}, options={"target_duration_s": 10})
-    run_config = tmp_path / "run_config.json"
-    run_config.write_text(json.dumps(RUN_CONFIG))
     dagster = str(Path(sys.executable).parent / "dagster")
     with production_home(tmp_path / "home") as env, open_instance(tmp_path / "home") as instance:
         instance.add_dynamic_partitions("property", list(PROPERTIES))
@@ -49,7 +43,7 @@ def test_gpu_steps_of_two_runs_never_overlap_while_cpu_steps_do(tmp_path: Path, 
         processes = {
             key: subprocess.Popen(
                 [dagster, "job", "execute", "-m", "real_estate_dag.definitions", "-j", "showcase_job",
-                 "-c", str(run_config), "--tags", json.dumps({"dagster/partition": key})],
+                 "--tags", json.dumps({"dagster/partition": key})],
                 cwd=REPO, env=process_env, stdout=logs[key], stderr=subprocess.STDOUT)
             for key in PROPERTIES
         }
